@@ -1,0 +1,782 @@
+"""Restricted Boltzmann machines trained by contrastive divergence.
+
+:class:`BernoulliRBM` is a drop-in replacement for
+:class:`sklearn.neural_network.BernoulliRBM` (same constructor, attributes and
+methods) with the training options of the papers; :class:`GaussianBernoulliRBM`
+models real-valued data with Gaussian visible units.  Both only validate,
+allocate, seed and call the kernels of :mod:`dbn._rbm_kernels`.
+"""
+
+import numbers
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _rbm_kernels as K
+from ._blas import BLAS_KIND
+from ._rng import new_state
+
+__all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
+
+# Rows used for the per-epoch monitors (pseudo-likelihood, reconstruction
+# error under PCD, free-energy gap): enough for a stable mean, cheap next to
+# an epoch.
+_N_MONITOR = 1000
+# Clip of the data's mean activation before taking log-odds for the visible
+# biases (Hinton's guide, section 8): a pixel that is never on would
+# otherwise get an infinite bias.
+_BIAS_EPS = 1e-3
+# Hinton & Salakhutdinov (2006) use momentum 0.5 for the first 5 epochs, 0.9
+# after.
+_HINTON_MOMENTUM = (5, 0.5, 0.9)
+
+
+def _momentum_at(momentum, epoch):
+    """Momentum of ``epoch`` (0-based) for a float, sequence or ``"hinton"``."""
+    if isinstance(momentum, str):
+        n_first, first, final = _HINTON_MOMENTUM
+        return first if epoch < n_first else final
+    if isinstance(momentum, numbers.Real):
+        return float(momentum)
+    seq = list(momentum)
+    return float(seq[min(epoch, len(seq) - 1)])
+
+
+def _check_momentum(momentum):
+    if isinstance(momentum, str):
+        if momentum != "hinton":
+            raise ValueError(f"momentum must be a float in [0, 1), a sequence of them, or 'hinton'; got {momentum!r}.")
+        return
+    values = [momentum] if isinstance(momentum, numbers.Real) else list(momentum)
+    if len(values) == 0:
+        raise ValueError("momentum must not be an empty sequence.")
+    for m in values:
+        if not isinstance(m, numbers.Real) or not 0.0 <= m < 1.0 or isinstance(m, bool):
+            raise ValueError(f"momentum values must be floats in [0, 1); got {m!r}.")
+
+
+class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Shared training and inference for RBMs with binary hidden units."""
+
+    _gaussian = False
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "k": [Interval(numbers.Integral, 1, None, closed="left")],
+        "persistent": ["boolean"],
+        "sample_visible": ["boolean"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"hinton"}), list, tuple],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "sparsity_target": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "sparsity_cost": [Interval(numbers.Real, 0, None, closed="left")],
+        "sparsity_decay": [Interval(numbers.Real, 0, 1, closed="left")],
+        "shuffle": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+    }
+
+    # ------------------------------------------------------------------ #
+    # Validation
+    # ------------------------------------------------------------------ #
+    def _check_X(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=np.float32,
+            order="C",
+            reset=reset,
+        )
+        if sp.issparse(X):
+            X.sum_duplicates()
+            values = X.data
+        else:
+            values = X
+        if not self._gaussian and values.size:
+            lo, hi = float(values.min()), float(values.max())
+            if lo < 0.0 or hi > 1.0:
+                what = "Negative values in data" if lo < 0.0 else "Values greater than 1 in data"
+                raise ValueError(
+                    f"{what} passed to {type(self).__name__}: it expects X with values in [0, 1] "
+                    f"(binary data or probabilities); got values in [{lo:g}, {hi:g}]. "
+                    "Scale the data first (e.g. sklearn.preprocessing.MinMaxScaler), "
+                    "or use GaussianBernoulliRBM for real-valued data."
+                )
+        return X
+
+    @property
+    def _n_features_out(self):
+        """Number of transformed output features (for get_feature_names_out)."""
+        return self.components_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.input_tags.positive_only = not self._gaussian
+        return tags
+
+    # ------------------------------------------------------------------ #
+    # Inference
+    # ------------------------------------------------------------------ #
+    def _hidden_input(self, X):
+        """``X @ W.T`` as float32 (dense)."""
+        return np.ascontiguousarray(safe_sparse_dot(X, self.components_.T, dense_output=True), dtype=np.float32)
+
+    def _mean_hiddens(self, v):
+        h = self._hidden_input(v)
+        K.sigmoid_bias_(h, self.intercept_hidden_)
+        return h
+
+    def _mean_visibles(self, h):
+        v = np.ascontiguousarray(h @ self.components_, dtype=np.float32)
+        if self._gaussian:
+            K.add_bias_(v, self.intercept_visible_)
+        else:
+            K.sigmoid_bias_(v, self.intercept_visible_)
+        return v
+
+    def _sample_hiddens(self, v, rng):
+        h = self._mean_hiddens(v)
+        K.sample_bernoulli_(h, new_state(rng))
+        return h
+
+    def _sample_visibles(self, h, rng):
+        v = self._mean_visibles(h)
+        if self._gaussian:
+            K.sample_gaussian_(v, new_state(rng))
+        else:
+            K.sample_bernoulli_(v, new_state(rng))
+        return v
+
+    def transform(self, X):
+        """Compute the hidden layer activation probabilities, P(h=1|v=X).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The data to be transformed.
+
+        Returns
+        -------
+        h : ndarray of shape (n_samples, n_components), dtype float32
+            Latent representations of the data.
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._mean_hiddens(X)
+
+    def inverse_transform(self, H):
+        """Visible means given hidden states or probabilities, E[v|h].
+
+        Parameters
+        ----------
+        H : array-like of shape (n_samples, n_components)
+            Hidden states or probabilities, e.g. the output of ``transform``.
+
+        Returns
+        -------
+        V : ndarray of shape (n_samples, n_features), dtype float32
+        """
+        check_is_fitted(self)
+        H = np.asarray(H, dtype=np.float32)
+        if H.ndim != 2 or H.shape[1] != self.n_components:
+            raise ValueError(
+                f"H must have shape (n_samples, {self.n_components}) (n_components); got {H.shape}."
+            )
+        if not np.isfinite(H).all():
+            raise ValueError("H contains NaN or infinity.")
+        return self._mean_visibles(np.ascontiguousarray(H))
+
+    def reconstruct(self, X):
+        """Mean-field reconstruction ``E[v | h = P(h|X)]`` of the data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_rec : ndarray of shape (n_samples, n_features), dtype float32
+        """
+        return self.inverse_transform(self.transform(X))
+
+    def gibbs(self, v):
+        """Perform one Gibbs sampling step.
+
+        Parameters
+        ----------
+        v : ndarray of shape (n_samples, n_features)
+            Values of the visible layer to start from.
+
+        Returns
+        -------
+        v_new : ndarray of shape (n_samples, n_features)
+            Values of the visible layer after one Gibbs step.
+        """
+        check_is_fitted(self)
+        if not hasattr(self, "random_state_"):
+            self.random_state_ = check_random_state(self.random_state)
+        v = self._check_X(v, reset=False)
+        h_ = self._sample_hiddens(v, self.random_state_)
+        return self._sample_visibles(h_, self.random_state_)
+
+    def free_energy(self, X):
+        """Free energy F(v) of each sample; p(v) is proportional to exp(-F(v)).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        F : ndarray of shape (n_samples,), dtype float64
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._free_energy(X)
+
+    def _free_energy(self, X):
+        H = self._hidden_input(X)
+        b_v = self.intercept_visible_.astype(np.float64)
+        v_dot_bv = np.asarray(safe_sparse_dot(X, b_v)).ravel().astype(np.float64)
+        if self._gaussian:
+            v_dot_bv -= 0.5 * float(b_v @ b_v)
+            sq = X.multiply(X).sum(axis=1) if sp.issparse(X) else np.einsum("ij,ij->i", X, X, dtype=np.float64)
+            sq = np.asarray(sq, dtype=np.float64).ravel()
+        else:
+            sq = v_dot_bv  # unused
+        out = np.empty(X.shape[0], dtype=np.float64)
+        K.free_energy_rows(H, v_dot_bv, sq, self.intercept_hidden_, self._gaussian, out)
+        return out
+
+    # ------------------------------------------------------------------ #
+    # Training
+    # ------------------------------------------------------------------ #
+    def _init_params(self, X, rng):
+        n_features = X.shape[1]
+        self.components_ = np.ascontiguousarray(
+            rng.normal(0.0, 0.01, (self.n_components, n_features)), dtype=np.float32
+        )
+        self.intercept_hidden_ = np.zeros(self.n_components, dtype=np.float32)
+        mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+        if self._gaussian:
+            self.intercept_visible_ = mean.astype(np.float32)
+        else:
+            # Hinton's guide, section 8: visible bias log(p / (1 - p)).
+            p = np.clip(mean, _BIAS_EPS, 1.0 - _BIAS_EPS)
+            self.intercept_visible_ = np.log(p / (1.0 - p)).astype(np.float32)
+        self.h_samples_ = np.zeros((self.batch_size, self.n_components), dtype=np.float32)
+        self._W_inc = np.zeros_like(self.components_)
+        self._b_h_inc = np.zeros_like(self.intercept_hidden_)
+        self._b_v_inc = np.zeros_like(self.intercept_visible_)
+        self._q = np.full(self.n_components, -1.0, dtype=np.float32)
+        self.n_iter_ = 0
+        self.history_ = {
+            "epoch": [],
+            "reconstruction_error": [],
+            "pseudo_likelihood": [],
+            "free_energy_gap": [],
+            "time": [],
+        }
+
+    def _run_epoch(self, X, order, momentum, state, bufs):
+        W, b_h, b_v = self.components_, self.intercept_hidden_, self.intercept_visible_
+        if self.h_samples_.shape != (self.batch_size, self.n_components):
+            self.h_samples_ = np.zeros((self.batch_size, self.n_components), dtype=np.float32)
+        if self._W_inc.shape != W.shape:
+            # Momentum buffers are not kept by pickles of old fits / clones.
+            self._W_inc = np.zeros_like(W)
+            self._b_h_inc = np.zeros_like(b_h)
+            self._b_v_inc = np.zeros_like(b_v)
+        if sp.issparse(X):
+            dense, data, indices, indptr, sparse = bufs["dummy2"], X.data, X.indices, X.indptr, True
+        else:
+            dense, data, indices, indptr, sparse = X, bufs["dummy1"], bufs["dummy_i"], bufs["dummy_i"], False
+        stats = np.zeros(2, dtype=np.float64)
+        K.cd_epoch(
+            BLAS_KIND, dense, data, indices.astype(np.int64, copy=False), indptr.astype(np.int64, copy=False),
+            sparse, order, self.batch_size,
+            W, b_h, b_v, self._W_inc, self._b_h_inc, self._b_v_inc, self.h_samples_, self._q,
+            self.k, self.persistent, self.sample_visible, self._gaussian,
+            float(self.learning_rate), float(momentum), float(self.weight_decay),
+            float(self.sparsity_target), float(self.sparsity_cost), float(self.sparsity_decay),
+            state, bufs["V"], bufs["H"], bufs["Hs"], stats,
+        )
+        return stats
+
+    def _buffers(self, n_features):
+        B = self.batch_size
+        return {
+            "V": np.empty((2 * B + 1, n_features), dtype=np.float32),
+            "H": np.empty((2 * B + 1, self.n_components), dtype=np.float32),
+            "Hs": np.empty((B, self.n_components), dtype=np.float32),
+            "dummy1": np.empty(1, dtype=np.float32),
+            "dummy2": np.empty((1, 1), dtype=np.float32),
+            "dummy_i": np.zeros(1, dtype=np.int64),
+        }
+
+    def _monitor(self, X_mon, X_val, recon_stats, rng, epoch, t_epoch):
+        h = self.history_
+        h["epoch"].append(epoch + 1)
+        if recon_stats[1] > 0:
+            rec = recon_stats[0] / recon_stats[1]
+        else:
+            rec = float(((np.asarray(self._dense(X_mon)) - self.reconstruct(X_mon)) ** 2).sum() / X_mon.shape[0])
+        h["reconstruction_error"].append(float(rec))
+        if self._gaussian:
+            h["pseudo_likelihood"].append(float("nan"))
+        else:
+            h["pseudo_likelihood"].append(float(self._pseudo_likelihood(X_mon, rng).mean()))
+        if X_val is not None:
+            n = min(X_mon.shape[0], X_val.shape[0])
+            gap = float(self._free_energy(X_val[:n]).mean() - self._free_energy(X_mon[:n]).mean())
+        else:
+            gap = float("nan")
+        h["free_energy_gap"].append(gap)
+        h["time"].append(t_epoch)
+
+    @staticmethod
+    def _dense(X):
+        return X.toarray() if sp.issparse(X) else X
+
+    def _fit_epochs(self, X, n_epochs, rng, X_val=None):
+        """Train for ``n_epochs`` epochs on validated ``X``."""
+        n_samples = X.shape[0]
+        bufs = self._buffers(X.shape[1])
+        state = new_state(rng)
+        mon_idx = rng.choice(n_samples, size=min(_N_MONITOR, n_samples), replace=False)
+        mon_idx.sort()
+        X_mon = X[mon_idx]
+        t_start = time.perf_counter()
+        for i_epoch in range(n_epochs):
+            epoch = self.n_iter_
+            t0 = time.perf_counter()
+            order = rng.permutation(n_samples).astype(np.int64) if self.shuffle else np.arange(n_samples, dtype=np.int64)
+            # Kept so that a diverging epoch leaves the last finite weights.
+            saved = [a.copy() for a in (self.components_, self.intercept_hidden_, self.intercept_visible_)]
+            stats = self._run_epoch(X, order, _momentum_at(self.momentum, epoch), state, bufs)
+            if not (np.isfinite(self.components_).all() and np.isfinite(self.intercept_hidden_).all()
+                    and np.isfinite(self.intercept_visible_).all()):
+                self.components_, self.intercept_hidden_, self.intercept_visible_ = saved
+                for inc in (self._W_inc, self._b_h_inc, self._b_v_inc):
+                    inc[:] = 0.0
+                raise FloatingPointError(
+                    f"{type(self).__name__}: the parameters became non-finite in epoch {epoch + 1}; "
+                    f"the learning rate ({self.learning_rate}) is too high for this data, try a smaller one. "
+                    f"The model keeps the weights of the last finite epoch ({epoch})."
+                )
+            self.n_iter_ += 1
+            t_epoch = time.perf_counter() - t0
+            self._monitor(X_mon, X_val, stats, rng, epoch, t_epoch)
+            if self.verbose:
+                elapsed = time.perf_counter() - t_start
+                left = elapsed / (i_epoch + 1) * (n_epochs - i_epoch - 1)
+                h = self.history_
+                msg = (
+                    f"[{type(self).__name__}] Iteration {epoch + 1}, "
+                    f"pseudo-likelihood = {h['pseudo_likelihood'][-1]:.2f}, "
+                    f"reconstruction error = {h['reconstruction_error'][-1]:.4f}"
+                )
+                if X_val is not None:
+                    msg += f", free-energy gap = {h['free_energy_gap'][-1]:.3f}"
+                msg += f", time = {t_epoch:.2f}s, elapsed = {elapsed:.1f}s, left ~ {left:.1f}s"
+                print(msg, flush=True)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model to the data X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        _check_momentum(self.momentum)
+        X = self._check_X(X, reset=True)
+        rng = check_random_state(self.random_state)
+        self.random_state_ = rng
+        X_val = None
+        if self.validation_fraction is not None:
+            n_val = int(round(self.validation_fraction * X.shape[0]))
+            if n_val < 1 or n_val >= X.shape[0]:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} leaves no training or no held-out rows "
+                    f"with n_samples={X.shape[0]}."
+                )
+            perm = rng.permutation(X.shape[0])
+            X_val, X = X[np.sort(perm[:n_val])], X[np.sort(perm[n_val:])]
+        self._init_params(X, rng)
+        return self._fit_epochs(X, self.n_iter, rng, X_val)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Fit the model to the partial segment of the data X: one pass over it.
+
+        Unlike scikit-learn's BernoulliRBM, which takes X as one mini-batch,
+        this honours ``batch_size``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        _check_momentum(self.momentum)
+        first = not hasattr(self, "components_")
+        X = self._check_X(X, reset=first)
+        if not hasattr(self, "random_state_"):
+            self.random_state_ = check_random_state(self.random_state)
+        if first:
+            self._init_params(X, self.random_state_)
+        return self._fit_epochs(X, 1, self.random_state_)
+
+    def _pseudo_likelihood(self, X, rng):
+        n, d = X.shape
+        flip = rng.randint(0, d, n).astype(np.int64)
+        if sp.issparse(X):
+            v_at = np.asarray(X[np.arange(n), flip], dtype=np.float64).ravel()
+        else:
+            v_at = X[np.arange(n), flip].astype(np.float64)
+        H = self._hidden_input(X)
+        v_dot_bv = np.asarray(safe_sparse_dot(X, self.intercept_visible_.astype(np.float64))).ravel()
+        out = np.empty(n, dtype=np.float64)
+        K.pseudo_likelihood_rows(
+            H, v_at, v_dot_bv.astype(np.float64), flip,
+            self.components_, self.intercept_hidden_, self.intercept_visible_, out,
+        )
+        return out
+
+    def score_samples(self, X):
+        """Compute the pseudo-likelihood of X (Bernoulli visible units).
+
+        As scikit-learn's: one randomly chosen visible unit of each sample is
+        flipped and ``n_features * log sigmoid(F(v_flipped) - F(v))`` returned.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Values of the visible layer. Must be all-boolean (not checked).
+
+        Returns
+        -------
+        pseudo_likelihood : ndarray of shape (n_samples,)
+            Value of the pseudo-likelihood (proxy for likelihood).
+        """
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._pseudo_likelihood(X, check_random_state(self.random_state))
+
+
+class BernoulliRBM(_BaseRBM):
+    """Bernoulli Restricted Boltzmann Machine (RBM), trained by CD-k or PCD.
+
+    A drop-in replacement for :class:`sklearn.neural_network.BernoulliRBM`
+    (same parameters, defaults, attributes and methods) whose training runs
+    in compiled Numba kernels around BLAS matrix products, with the options
+    of the papers: CD-k, persistent CD, momentum (with Hinton's schedule),
+    weight decay, sparsity, shuffling, data-initialised visible biases and a
+    per-epoch history with Hinton's free-energy overfitting monitor.
+
+    scikit-learn's BernoulliRBM trains with persistent CD-1 and sampled
+    negative visible states; the defaults here follow Hinton (2010) and his
+    DBN code: CD-1 with visible probabilities in the reconstruction.  Use
+    ``persistent=True, sample_visible=True`` for scikit-learn's algorithm.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of binary hidden units.
+    learning_rate : float, default=0.1
+        Learning rate of the weight updates.
+    batch_size : int, default=10
+        Number of examples per minibatch.
+    n_iter : int, default=10
+        Number of passes (epochs) over the training data.
+    verbose : int, default=0
+        Print one line per epoch: its figures, time, elapsed time and an
+        estimate of the time left.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the data order, the Gibbs sampling and the
+        monitors.  The same seed gives the same weights whatever the number
+        of threads.
+    k : int, default=1
+        Number of Gibbs steps of CD-k (or of each persistent chain update).
+    persistent : bool, default=False
+        Persistent contrastive divergence (Tieleman 2008): the negative chains
+        (``batch_size`` of them, ``h_samples_``) continue across updates.
+    sample_visible : bool, default=False
+        Sample the visible units of the last Gibbs step instead of using their
+        probabilities (Hinton's guide, section 3.2, recommends probabilities).
+    momentum : float, sequence of float or "hinton", default=0.0
+        Momentum of the updates. A sequence gives one value per epoch (the
+        last one repeats); ``"hinton"`` is 0.5 for 5 epochs, then 0.9.
+    weight_decay : float, default=0.0
+        L2 weight cost (Hinton's guide, section 10, suggests 1e-4 to 1e-2 ...
+        ``0.0002`` in rbm.m).  Not applied to biases.
+    sparsity_target : float, default=0.1
+        Target mean activation ``p`` of the hidden units.
+    sparsity_cost : float, default=0.0
+        Weight of the sparsity penalty (off at 0; Hinton's guide, section 11).
+    sparsity_decay : float, default=0.95
+        Decay ``lambda`` of the running estimate of the mean activation.
+    shuffle : bool, default=True
+        Reshuffle the data every epoch.
+    validation_fraction : float or None, default=None
+        Fraction of the training data held out (not trained on) to monitor
+        overfitting with the free-energy gap (Hinton's guide, section 6).
+
+    Attributes
+    ----------
+    intercept_hidden_ : ndarray of shape (n_components,)
+        Biases of the hidden units.
+    intercept_visible_ : ndarray of shape (n_features,)
+        Biases of the visible units.
+    components_ : ndarray of shape (n_components, n_features)
+        Weight matrix, where `n_features` is the number of visible units and
+        `n_components` is the number of hidden units.
+    h_samples_ : ndarray of shape (batch_size, n_components)
+        Hidden states of the persistent negative chains (zeros under CD).
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+    n_iter_ : int
+        Number of epochs trained so far.
+    history_ : dict of lists
+        Per epoch: ``epoch``, ``reconstruction_error`` (mean squared error
+        per sample of the one-step reconstruction), ``pseudo_likelihood``
+        (mean over up to 1000 training rows), ``free_energy_gap`` (mean free
+        energy of held-out minus training rows; NaN without
+        ``validation_fraction``) and ``time`` (seconds).
+
+    See Also
+    --------
+    GaussianBernoulliRBM : RBM with Gaussian visible units.
+    sklearn.neural_network.BernoulliRBM : the scikit-learn original.
+
+    References
+    ----------
+    G. E. Hinton (2002). Training products of experts by minimizing
+    contrastive divergence. Neural Computation 14(8), 1771-1800.
+
+    T. Tieleman (2008). Training restricted Boltzmann machines using
+    approximations to the likelihood gradient. ICML.
+
+    G. E. Hinton (2010). A practical guide to training restricted Boltzmann
+    machines. UTML TR 2010-003.
+
+    G. E. Hinton and R. R. Salakhutdinov (2006). Reducing the dimensionality
+    of data with neural networks. Science 313(5786), 504-507.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dbn import BernoulliRBM
+    >>> X = np.array([[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
+    >>> model = BernoulliRBM(n_components=2, random_state=0).fit(X)
+    >>> model.transform(X).shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        learning_rate=0.1,
+        batch_size=10,
+        n_iter=10,
+        verbose=0,
+        random_state=None,
+        k=1,
+        persistent=False,
+        sample_visible=False,
+        momentum=0.0,
+        weight_decay=0.0,
+        sparsity_target=0.1,
+        sparsity_cost=0.0,
+        sparsity_decay=0.95,
+        shuffle=True,
+        validation_fraction=None,
+    ):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.k = k
+        self.persistent = persistent
+        self.sample_visible = sample_visible
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.sparsity_target = sparsity_target
+        self.sparsity_cost = sparsity_cost
+        self.sparsity_decay = sparsity_decay
+        self.shuffle = shuffle
+        self.validation_fraction = validation_fraction
+
+
+class GaussianBernoulliRBM(_BaseRBM):
+    """RBM with Gaussian visible units and binary hidden units.
+
+    For real-valued data.  The visible units are linear with unit variance,
+    so the data should be standardised (zero mean, unit variance per
+    feature, e.g. with :class:`sklearn.preprocessing.StandardScaler`), as in
+    Hinton's practical guide (section 13.2) and the first layer of Hinton &
+    Salakhutdinov (2006).  Learning rates must be one or two orders of
+    magnitude smaller than for binary units.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of binary hidden units.
+    learning_rate : float, default=0.01
+        Learning rate of the weight updates.
+    batch_size : int, default=10
+        Number of examples per minibatch.
+    n_iter : int, default=10
+        Number of passes (epochs) over the training data.
+    verbose : int, default=0
+        Print one line per epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the data order and the sampling.
+    k : int, default=1
+        Number of Gibbs steps of CD-k.
+    persistent : bool, default=False
+        Persistent contrastive divergence.
+    sample_visible : bool, default=False
+        Add Gaussian noise to the visible means of the last Gibbs step
+        instead of using the means (Hinton's guide, section 13.2).
+    momentum : float, sequence of float or "hinton", default=0.0
+        Momentum of the updates (see :class:`BernoulliRBM`).
+    weight_decay : float, default=0.0
+        L2 weight cost, not applied to biases.
+    sparsity_target : float, default=0.1
+        Target mean activation of the hidden units.
+    sparsity_cost : float, default=0.0
+        Weight of the sparsity penalty (off at 0).
+    sparsity_decay : float, default=0.95
+        Decay of the running estimate of the mean activation.
+    shuffle : bool, default=True
+        Reshuffle the data every epoch.
+    validation_fraction : float or None, default=None
+        Fraction of the training data held out to monitor the free-energy gap.
+
+    Attributes
+    ----------
+    intercept_hidden_ : ndarray of shape (n_components,)
+    intercept_visible_ : ndarray of shape (n_features,)
+        Means of the visible units when the hidden units are off.
+    components_ : ndarray of shape (n_components, n_features)
+    h_samples_ : ndarray of shape (batch_size, n_components)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    n_iter_ : int
+    history_ : dict of lists
+        As :class:`BernoulliRBM`'s; ``pseudo_likelihood`` is NaN (it is
+        defined for binary units only).
+
+    References
+    ----------
+    G. E. Hinton (2010). A practical guide to training restricted Boltzmann
+    machines, section 13.2. UTML TR 2010-003.
+
+    M. Welling, M. Rosen-Zvi and G. E. Hinton (2005). Exponential family
+    harmoniums with an application to information retrieval. NIPS.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from dbn import GaussianBernoulliRBM
+    >>> X = StandardScaler().fit_transform(np.random.RandomState(0).randn(50, 4))
+    >>> GaussianBernoulliRBM(n_components=3, random_state=0).fit(X).transform(X).shape
+    (50, 3)
+    """
+
+    _gaussian = True
+
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        learning_rate=0.01,
+        batch_size=10,
+        n_iter=10,
+        verbose=0,
+        random_state=None,
+        k=1,
+        persistent=False,
+        sample_visible=False,
+        momentum=0.0,
+        weight_decay=0.0,
+        sparsity_target=0.1,
+        sparsity_cost=0.0,
+        sparsity_decay=0.95,
+        shuffle=True,
+        validation_fraction=None,
+    ):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.k = k
+        self.persistent = persistent
+        self.sample_visible = sample_visible
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.sparsity_target = sparsity_target
+        self.sparsity_cost = sparsity_cost
+        self.sparsity_decay = sparsity_decay
+        self.shuffle = shuffle
+        self.validation_fraction = validation_fraction
+
+    def score_samples(self, X):
+        """Unnormalised log-density ``-F(v)`` of each sample.
+
+        Pseudo-likelihood is defined for binary visible units only; for
+        Gaussian units this returns the negative free energy, the
+        log-probability up to the (unknown) log partition function.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        return -self.free_energy(X)
