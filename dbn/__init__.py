@@ -1,6 +1,15 @@
 """Deep belief networks and restricted Boltzmann machines with a scikit-learn API."""
 
 from ._version import __version__
+from .network import DBNClassifier, DBNRegressor
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
+from .stack import DBN
 
-__all__ = ["BernoulliRBM", "GaussianBernoulliRBM", "__version__"]
+__all__ = [
+    "BernoulliRBM",
+    "DBN",
+    "DBNClassifier",
+    "DBNRegressor",
+    "GaussianBernoulliRBM",
+    "__version__",
+]

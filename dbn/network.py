@@ -1,0 +1,778 @@
+"""Fine-tuned deep belief networks: classifier and regressor.
+
+:class:`DBNClassifier` and :class:`DBNRegressor` are the method of Hinton &
+Salakhutdinov (2006): pretrain a stack of RBMs greedily without labels
+(:class:`~dbn.DBN`), unroll it into a feed-forward net with an output layer,
+and fine-tune the whole net by backpropagation.  With a random ``init`` they
+are the baseline that method was measured against: the *identical* network,
+optimiser, schedule, epochs and data order, from random weights.
+
+The estimators only validate, allocate, seed and call the fine-tuning engine
+of :mod:`dbn._network`, whose epochs run in compiled code.
+"""
+
+import numbers
+import time
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from . import _network as engine
+from .stack import DBN
+
+__all__ = ["DBNClassifier", "DBNRegressor", "RANDOM_INITS"]
+
+#: Random initialisations of the hidden layers (``init`` other than "dbn").
+RANDOM_INITS = ("normal", "uniform", "glorot", "he")
+# Standard deviation of init="normal": 0.1 * randn, as the weights of rbm.m
+# and of the output layer in backpropclassify.m (Hinton & Salakhutdinov 2006).
+_NORMAL_STD = 0.1
+# Streams drawn from random_state, in this order, by every init: everything
+# but the initial hidden weights is then identical between inits.
+_STREAMS = ("hidden_init", "output_init", "pretrain", "order", "dropout")
+
+
+def _random_layer(rng, scheme, n_in, n_out, activation):
+    """One layer's weights from a random scheme (biases start at zero)."""
+    if scheme == "normal":
+        return rng.normal(0.0, _NORMAL_STD, (n_in, n_out))
+    if scheme == "uniform":
+        # LeCun et al. (1998), the baseline of Erhan et al. (2010).
+        bound = 1.0 / np.sqrt(n_in)
+        return rng.uniform(-bound, bound, (n_in, n_out))
+    if scheme == "glorot":
+        # Glorot & Bengio (2010), with scikit-learn MLP's factor (2 for
+        # logistic units, 6 otherwise) so "glorot" is MLPClassifier's init.
+        factor = 2.0 if activation == "logistic" else 6.0
+        bound = np.sqrt(factor / (n_in + n_out))
+        return rng.uniform(-bound, bound, (n_in, n_out))
+    if scheme == "he":
+        # He et al. (2015), for rectified linear units.
+        return rng.normal(0.0, np.sqrt(2.0 / n_in), (n_in, n_out))
+    raise ValueError(f"unknown init {scheme!r}")
+
+
+class _BaseDBNNetwork(BaseEstimator):
+    """Shared fitting of DBNClassifier and DBNRegressor."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions({"logistic", "relu"})],
+        "init": [StrOptions({"dbn", *RANDOM_INITS}), DBN],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "exponential"})],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "input_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "max_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "pretrain_n_iter": [Interval(numbers.Integral, 0, None, closed="left"), list, tuple],
+        "pretrain_learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), list, tuple],
+        "pretrain_batch_size": [Interval(numbers.Integral, 1, None, closed="left"), list, tuple],
+        "pretrain_k": [Interval(numbers.Integral, 1, None, closed="left"), list, tuple],
+        "pretrain_momentum": [Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"hinton"}), list, tuple],
+        "pretrain_weight_decay": [Interval(numbers.Real, 0, None, closed="left"), list, tuple],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    _output = None  # "softmax", "logistic" or "identity", set per target
+
+    # ------------------------------------------------------------------ #
+    def _hidden_sizes(self):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if sizes.ndim != 1 or sizes.size == 0 or not np.issubdtype(sizes.dtype, np.integer) or (sizes < 1).any():
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty sequence of positive integers; "
+                f"got {self.hidden_layer_sizes!r}."
+            )
+        return [int(s) for s in sizes]
+
+    def _validate_init(self):
+        if self.activation == "relu" and (isinstance(self.init, DBN) or self.init == "dbn"):
+            # Decision: pretraining builds binary (logistic) hidden units, and
+            # unrolling them into rectified units changes what they compute.
+            # Nair & Hinton's noisy rectified RBMs are not implemented.
+            raise ValueError(
+                "init='dbn' pretrains logistic (binary) hidden units and cannot initialise "
+                "activation='relu'; use activation='logistic' with init='dbn', or a random "
+                "init such as init='he' with activation='relu'."
+            )
+
+    def _pretrainer(self, seed):
+        """The DBN that ``init="dbn"`` pretrains, configured from our settings."""
+        return DBN(
+            hidden_layer_sizes=tuple(self._hidden_sizes()),
+            learning_rate=self.pretrain_learning_rate,
+            n_iter=self.pretrain_n_iter,
+            batch_size=self.pretrain_batch_size,
+            k=self.pretrain_k,
+            momentum=self.pretrain_momentum,
+            weight_decay=self.pretrain_weight_decay,
+            verbose=self.verbose,
+            random_state=int(seed),
+        )
+
+    def _initial_parameters(self, X_pretrain, n_features, n_outputs, seeds):
+        """Flat parameter vector of the unrolled net, and the fitted DBN if any."""
+        sizes = self._hidden_sizes()
+        layer_sizes = [n_features, *sizes, n_outputs]
+        # The output layer is never pretrained: the same draw in every init.
+        out_rng = np.random.RandomState(seeds["output_init"])
+        out_coef = _random_layer(out_rng, "glorot", sizes[-1], n_outputs,
+                                 "logistic" if self._output == "softmax" else "identity")
+        out_coef = out_coef.astype(np.float32)
+        dbn = None
+        if isinstance(self.init, DBN) or self.init == "dbn":
+            if isinstance(self.init, DBN) and hasattr(self.init, "rbms_"):
+                dbn = self.init  # a fitted stack: reuse its pretraining
+            else:
+                dbn = clone(self.init) if isinstance(self.init, DBN) else self._pretrainer(seeds["pretrain"])
+                if isinstance(self.init, DBN):
+                    dbn.set_params(random_state=int(seeds["pretrain"]))
+                dbn.fit(X_pretrain)
+            coefs, intercepts = dbn.unrolled_parameters()
+            got = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
+            if got != layer_sizes[:-1]:
+                raise ValueError(
+                    f"The DBN given as init has layer sizes {got}, but this network needs "
+                    f"{layer_sizes[:-1]} (n_features and hidden_layer_sizes)."
+                )
+        else:
+            rng = np.random.RandomState(seeds["hidden_init"])
+            coefs = [
+                _random_layer(rng, self.init, a, b, self.activation).astype(np.float32)
+                for a, b in zip(layer_sizes[:-2], layer_sizes[1:-1])
+            ]
+            intercepts = [np.zeros(b, dtype=np.float32) for b in layer_sizes[1:-1]]
+        coefs = list(coefs) + [out_coef]
+        intercepts = list(intercepts) + [np.zeros(n_outputs, dtype=np.float32)]
+        params, _ = engine.pack(coefs, intercepts)
+        return params, dbn
+
+    # ------------------------------------------------------------------ #
+    def _fit(self, X, Y, labelled, incremental=False):
+        """Pretrain (if asked) and fine-tune on validated float32 X and Y.
+
+        ``labelled`` is a boolean mask of the rows with a target; all rows
+        take part in pretraining, only labelled ones in fine-tuning.
+        """
+        self._validate_init()
+        rng = check_random_state(self.random_state)
+        seeds = dict(zip(_STREAMS, rng.randint(0, 2**31 - 1, size=len(_STREAMS))))
+        sizes = self._hidden_sizes()
+        layout = engine.make_layout([X.shape[1], *sizes, Y.shape[1]])
+        continuing = (self.warm_start or incremental) and hasattr(self, "_params")
+        if continuing:
+            if self._params.shape[0] != layout.n_params:
+                raise ValueError(
+                    "warm_start: the network's shape changed since the last fit "
+                    "(hidden_layer_sizes, n_features or outputs); refit with warm_start=False."
+                )
+        else:
+            t0 = time.perf_counter()
+            self._params, self.dbn_ = self._initial_parameters(X, X.shape[1], Y.shape[1], seeds)
+            self.pretraining_time_ = time.perf_counter() - t0
+            self.pretraining_history_ = [] if self.dbn_ is None else list(self.dbn_.history_)
+            self.loss_curve_ = []
+            self.gradient_norms_ = np.empty((0, len(sizes) + 1))
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+            self.n_iter_ = 0
+            self.t_ = 0
+        self._layout = layout
+
+        rows = np.flatnonzero(labelled)
+        val_rows = None
+        if self.early_stopping and not incremental:
+            stratify = self._stratify(Y, rows)
+            rows, val_rows = train_test_split(
+                rows, test_size=self.validation_fraction,
+                random_state=np.random.RandomState(seeds["order"]), stratify=stratify,
+            )
+            rows.sort()
+            val_rows.sort()
+            if len(rows) == 0 or len(val_rows) == 0:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} leaves no training or no "
+                    f"validation rows among the {labelled.sum()} labelled samples."
+                )
+
+        trainer = engine.SGDTrainer(
+            layout, activation=self.activation, output=self._output,
+            batch_size=min(self.batch_size, len(rows)), alpha=self.alpha,
+            nesterov=self.nesterovs_momentum, keep_prob_input=1.0 - self.input_dropout,
+            keep_prob_hidden=1.0 - self.dropout,
+            max_norm=0.0 if self.max_norm is None else self.max_norm,
+            random_state=np.random.RandomState(seeds["dropout"]),
+        )
+        schedule = engine.SGDSchedule(
+            self.learning_rate, self.learning_rate_init, power_t=self.power_t,
+            decay=self.learning_rate_decay, momentum=self.momentum,
+        )
+        score = None
+        if val_rows is not None:
+            def score(params):
+                out = engine.forward(params, layout, X, activation=self.activation,
+                                     output=self._output, rows=val_rows)
+                return self._validation_score(out, Y[val_rows])
+
+        t_start = time.perf_counter()
+        max_iter = 1 if incremental else self.max_iter
+        last_good = [self._params.copy()]
+
+        def callback(epoch, params, res):
+            # Record as we go: an interrupted fit keeps its history.
+            self.n_iter_ += 1
+            self.t_ += len(rows)
+            self.loss_curve_.append(res.loss)
+            self.best_loss_ = min(self.best_loss_, res.loss)
+            self.gradient_norms_ = np.vstack([self.gradient_norms_, res.grad_norms[None, :]])
+            if np.isfinite(res.loss):
+                last_good[0] = params.copy()
+            if self.verbose:
+                elapsed = time.perf_counter() - t_start
+                left = elapsed / (epoch + 1) * (max_iter - epoch - 1)
+                msg = f"Iteration {self.n_iter_}, loss = {res.loss:.8f}"
+                if score is not None:
+                    msg += f", validation score = {score(params):.6f}"
+                print(f"{msg}, elapsed = {elapsed:.1f}s, left <= {left:.1f}s", flush=True)
+            return False
+
+        result = engine.train(
+            self._params, trainer, X, Y, schedule=schedule, max_iter=max_iter,
+            random_state=np.random.RandomState(seeds["order"] + self.n_iter_),
+            rows=rows, shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            score=score, callback=callback,
+        )
+        if result.stopped == "diverged":
+            self.n_iter_ += 1
+            self.loss_curve_.append(float(result.loss_curve[-1]))
+            self._params = last_good[0]
+            raise FloatingPointError(
+                f"{type(self).__name__}: the loss became non-finite in fine-tuning epoch "
+                f"{self.n_iter_}; learning_rate_init={self.learning_rate_init} is too high, try a "
+                "smaller one. The model keeps the weights of the last finite epoch."
+            )
+        if score is not None:
+            self.validation_scores_ = list(self.validation_scores_ or []) + list(result.validation_scores)
+            self.best_validation_score_ = result.best_validation_score
+        if result.stopped == "max_iter" and not incremental and self.max_iter > 0:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+        return self
+
+    # ------------------------------------------------------------------ #
+    @property
+    def coefs_(self):
+        """List of weight matrices, ``coefs_[i]`` of shape (n_in, n_out)."""
+        check_is_fitted(self, "_params")
+        return engine.unpack(self._params, self._layout)[0]
+
+    @property
+    def intercepts_(self):
+        """List of bias vectors, ``intercepts_[i]`` of shape (n_out,)."""
+        check_is_fitted(self, "_params")
+        return engine.unpack(self._params, self._layout)[1]
+
+    @property
+    def n_layers_(self):
+        """Number of layers, input and output included."""
+        return len(self._hidden_sizes()) + 2
+
+    def _forward(self, X):
+        check_is_fitted(self, "_params")
+        X = validate_data(self, X, dtype=np.float32, order="C", reset=False,
+                          accept_sparse=False)
+        return engine.forward(self._params, self._layout, X, activation=self.activation,
+                              output=self._output)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of int, default=(256, 256)
+        Units of each hidden layer (and of each RBM of the pretraining).
+    activation : {"logistic", "relu"}, default="logistic"
+        Hidden units: logistic (the DBN's own) or rectified linear.
+        ``init="dbn"`` requires "logistic" (it raises otherwise): noisy
+        rectified RBMs (Nair & Hinton 2010) are not implemented.
+    init : {"dbn", "normal", "uniform", "glorot", "he"} or DBN, default="dbn"
+        Initial weights of the hidden layers. ``"dbn"``: greedy RBM
+        pretraining (the ``pretrain_*`` settings). A :class:`~dbn.DBN`: that
+        stack, reused as is when fitted (one pretraining, many fine-tuning
+        runs), else a copy of it is fitted. Random: ``"normal"``
+        N(0, 0.1^2) (Hinton's code), ``"uniform"`` U(+-1/sqrt(fan_in))
+        (LeCun 1998; Erhan et al. 2010), ``"glorot"`` (scikit-learn MLP's),
+        ``"he"`` N(0, 2/fan_in). Biases start at zero (or the RBMs'). The
+        output layer is Glorot-initialised from its own stream, identically
+        for every init. Everything but the initial hidden weights
+        (architecture, optimiser, schedule, epochs, data order, dropout masks)
+        is identical between inits for a given ``random_state``.
+    batch_size : int, default=100
+        Mini-batch size of fine-tuning.
+    learning_rate : {"constant", "invscaling", "adaptive", "exponential"}, default="constant"
+        Learning-rate schedule: scikit-learn MLP's three, or
+        ``learning_rate_init * learning_rate_decay ** epoch`` (Hinton et al.
+        2012).
+    learning_rate_init : float, default=0.1
+        Initial learning rate of fine-tuning.
+    learning_rate_decay : float, default=1.0
+        Factor per epoch of the "exponential" schedule.
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
+    momentum : float, default=0.9
+        Momentum of the SGD updates.
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum, as scikit-learn's MLP.
+    alpha : float, default=1e-4
+        L2 penalty, with scikit-learn MLP's meaning (``0.5 * alpha *
+        ||W||^2 / batch_size`` added to the mean batch loss).
+    dropout : float, default=0.0
+        Probability of dropping each hidden unit in fine-tuning (Srivastava
+        et al. 2014; inverted dropout, so prediction needs no rescaling).
+    input_dropout : float, default=0.0
+        Probability of dropping each input unit.
+    max_norm : float or None, default=None
+        Bound on the L2 norm of each hidden unit's incoming weights, applied
+        after every update (Srivastava et al. 2014, section 5.1).
+    max_iter : int, default=200
+        Maximum number of fine-tuning epochs.
+    shuffle : bool, default=True
+        Shuffle the training rows every epoch.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the labelled rows and stop when
+        the validation score stops improving; the best weights are kept.
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of more than ``tol`` before stopping
+        (or, with "adaptive", dividing the learning rate by 5).
+    tol : float, default=1e-4
+        Tolerance of the stopping test.
+    pretrain_n_iter : int or list of int, default=50
+        Epochs of each RBM (``init="dbn"``); one value or one per layer.
+        Hinton & Salakhutdinov's 50 epochs; with ``pretrain_batch_size=20``
+        it was the best of the settings compared by 4-fold cross-validation
+        on the training part of scikit-learn's digits.
+    pretrain_learning_rate : float or list, default=0.1
+        CD learning rate of each RBM.
+    pretrain_batch_size : int or list, default=20
+        Mini-batch size of pretraining.
+    pretrain_k : int or list, default=1
+        Gibbs steps of CD-k.
+    pretrain_momentum : float, sequence, "hinton" or list, default="hinton"
+        Momentum of pretraining (``"hinton"``: 0.5 for five epochs, then 0.9).
+    pretrain_weight_decay : float or list, default=0.0002
+        L2 weight cost of pretraining (Hinton & Salakhutdinov's rbm.m).
+    random_state : int, RandomState instance or None, default=None
+        Seeds, in separate streams, the random hidden weights, the output
+        layer, the pretraining, the data order and the dropout masks.
+    verbose : int, default=0
+        Print one line per epoch of pretraining and fine-tuning, with
+        elapsed time and an estimate of the time left.
+    warm_start : bool, default=False
+        Continue fine-tuning from the current weights (no new
+        initialisation or pretraining) on the next ``fit``.
+"""
+
+_COMMON_ATTRS = """
+    coefs_ : list of ndarray
+        ``coefs_[i]``: weights from layer i to layer i + 1, shape (n_in, n_out).
+    intercepts_ : list of ndarray
+        ``intercepts_[i]``: biases of layer i + 1.
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit` (string names only).
+    n_iter_ : int
+        Fine-tuning epochs run.
+    t_ : int
+        Training samples seen by fine-tuning.
+    loss_curve_ : list of float
+        Mean training loss of each fine-tuning epoch (L2 term included).
+    best_loss_ : float
+        Smallest value of ``loss_curve_``.
+    validation_scores_ : list of float or None
+        Score on the held-out rows after each epoch (``early_stopping``).
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+    gradient_norms_ : ndarray of shape (n_iter_, n_layers_ - 1)
+        Per epoch, the mean norm of the gradient of the data loss with
+        respect to each weight matrix, input layer first: the vanishing
+        gradient of deep logistic nets shows as a first column much smaller
+        than the last.
+    dbn_ : DBN or None
+        The pretrained stack (None for random inits).
+    pretraining_history_ : list of dict
+        Each RBM's per-epoch history (empty for random inits).
+    pretraining_time_ : float
+        Seconds spent initialising (pretraining included).
+"""
+
+_REFERENCES = """
+    References
+    ----------
+    G. E. Hinton and R. R. Salakhutdinov (2006). Reducing the dimensionality
+    of data with neural networks. Science 313(5786), 504-507.
+
+    G. E. Hinton, S. Osindero and Y.-W. Teh (2006). A fast learning algorithm
+    for deep belief nets. Neural Computation 18(7), 1527-1554.
+
+    D. Erhan, Y. Bengio, A. Courville, P.-A. Manzagol, P. Vincent and
+    S. Bengio (2010). Why does unsupervised pre-training help deep learning?
+    JMLR 11, 625-660.
+
+    N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever and
+    R. Salakhutdinov (2014). Dropout: a simple way to prevent neural networks
+    from overfitting. JMLR 15, 1929-1958.
+"""
+
+
+class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
+    __doc__ = (
+        """Deep belief network classifier: greedy RBM pretraining, then backpropagation.
+
+    Pretrains a stack of RBMs on all rows of X (labels unused), unrolls it
+    into a feed-forward net with a softmax output layer (logistic outputs for
+    multilabel targets), and fine-tunes it with mini-batch SGD on the
+    cross-entropy. Semi-supervised use follows scikit-learn's convention:
+    rows labelled -1 are unlabelled and take part in pretraining only (so
+    -1 cannot be a class label: re-encode labels such as {-1, 1}).
+    With a random ``init`` it is the same network trained from random
+    weights.
+"""
+        + _COMMON_DOC
+        + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+"""
+        + _COMMON_ATTRS
+        + """
+    See Also
+    --------
+    DBN : the unsupervised stack.
+    sklearn.neural_network.MLPClassifier : the same kind of network,
+        without pretraining.
+"""
+        + _REFERENCES
+        + """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from dbn import DBNClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = DBNClassifier(hidden_layer_sizes=(64,), pretrain_n_iter=2, max_iter=5,
+    ...                     random_state=0).fit(X / 16, y)
+    >>> clf.predict(X[:3] / 16).shape
+    (3,)
+"""
+    )
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(256, 256),
+        activation="logistic",
+        *,
+        init="dbn",
+        batch_size=100,
+        learning_rate="constant",
+        learning_rate_init=0.1,
+        learning_rate_decay=1.0,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        alpha=1e-4,
+        dropout=0.0,
+        input_dropout=0.0,
+        max_norm=None,
+        max_iter=200,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        pretrain_n_iter=50,
+        pretrain_learning_rate=0.1,
+        pretrain_batch_size=20,
+        pretrain_k=1,
+        pretrain_momentum="hinton",
+        pretrain_weight_decay=0.0002,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.init = init
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate_decay = learning_rate_decay
+        self.power_t = power_t
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.alpha = alpha
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.max_norm = max_norm
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.pretrain_n_iter = pretrain_n_iter
+        self.pretrain_learning_rate = pretrain_learning_rate
+        self.pretrain_batch_size = pretrain_batch_size
+        self.pretrain_k = pretrain_k
+        self.pretrain_momentum = pretrain_momentum
+        self.pretrain_weight_decay = pretrain_weight_decay
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def _validation_score(self, out, Y):
+        if self._output == "softmax":
+            return accuracy_score(Y.argmax(1), out.argmax(1))
+        return accuracy_score(Y, out > 0.5)
+
+    def _stratify(self, Y, rows):
+        if self._output != "softmax":
+            return None
+        labels = Y[rows].argmax(1)
+        counts = np.bincount(labels)
+        return labels if counts[counts > 0].min() >= 2 else None
+
+    def _encode(self, y, reset):
+        """One-hot float32 targets, and the mask of labelled rows."""
+        if np.ndim(y) == 2 and np.shape(y)[1] == 1:
+            y = column_or_1d(y, warn=True)
+        kind = type_of_target(y, input_name="y")
+        if kind == "multilabel-indicator":
+            Yi = np.asarray(y.toarray() if sp.issparse(y) else y)
+            if reset:
+                self._binarizer = LabelBinarizer().fit(Yi)
+                self.classes_ = self._binarizer.classes_
+                self._output = "logistic"
+            return np.ascontiguousarray(self._binarizer.transform(Yi), dtype=np.float32), \
+                np.ones(len(Yi), dtype=bool)
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"Unknown label type: {kind!r}. DBNClassifier needs class labels (binary, "
+                "multiclass or multilabel-indicator); use DBNRegressor for continuous targets."
+            )
+        y = np.asarray(y)
+        labelled = np.ones(len(y), dtype=bool)
+        if y.dtype.kind in "iuf":
+            labelled = y != -1  # scikit-learn's convention for unlabelled rows
+        if reset:
+            classes = np.unique(y[labelled])
+            if len(classes) < 2:
+                msg = ("DBNClassifier needs at least 2 classes among the labelled rows; got one class "
+                       f"({classes.tolist()}).")
+                if (~labelled).any():
+                    msg += (" Rows labelled -1 are unlabelled (scikit-learn's semi-supervised "
+                            "convention) and only pretrain; to use -1 as a class, re-encode the labels.")
+                raise ValueError(msg)
+            self._binarizer = LabelBinarizer().fit(y[labelled])
+            self.classes_ = self._binarizer.classes_
+            self._output = "softmax"
+        Y = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
+        if labelled.any():
+            idx = np.searchsorted(self.classes_, y[labelled])
+            if (idx >= len(self.classes_)).any() or (self.classes_[np.minimum(idx, len(self.classes_) - 1)]
+                                                      != y[labelled]).any():
+                raise ValueError("y contains labels not seen in the first call of fit/partial_fit.")
+            Y[np.flatnonzero(labelled), idx] = 1.0
+        return Y, labelled
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Pretrain (``init="dbn"``) and fine-tune the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (values in [0, 1] for a Bernoulli first RBM).
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels; -1 marks an unlabelled row (pretraining only).
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float32, order="C", multi_output=True,
+                             reset=not (self.warm_start and hasattr(self, "_params")))
+        Y, labelled = self._encode(y, reset=not (self.warm_start and hasattr(self, "_params")))
+        return self._fit(X, Y, labelled)
+
+    def predict_proba(self, X):
+        """Probability of each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        out = self._forward(X)
+        if self._output == "softmax" and len(self.classes_) == 2 and out.shape[1] == 1:
+            out = np.hstack([1 - out, out])
+        return out
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        """
+        out = self._forward(X)
+        if self._output == "logistic":
+            return (out > 0.5).astype(int)
+        return self.classes_[out.argmax(1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class DBNRegressor(RegressorMixin, _BaseDBNNetwork):
+    __doc__ = (
+        """Deep belief network regressor: greedy RBM pretraining, then backpropagation.
+
+    As :class:`DBNClassifier`, with a linear output layer trained on the
+    squared error (scikit-learn MLPRegressor's loss). Targets are used as
+    given: standardise them for a well-conditioned fit.
+"""
+        + _COMMON_DOC
+        + """
+    Attributes
+    ----------
+"""
+        + _COMMON_ATTRS
+        + _REFERENCES
+        + """
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dbn import DBNRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.rand(200, 5)
+    >>> y = X.sum(1)
+    >>> reg = DBNRegressor(hidden_layer_sizes=(16,), pretrain_n_iter=2, max_iter=20,
+    ...                    random_state=0).fit(X, y)
+    >>> reg.predict(X[:2]).shape
+    (2,)
+"""
+    )
+
+    __init__ = DBNClassifier.__init__
+    _output = "identity"
+
+    def _validation_score(self, out, Y):
+        return r2_score(Y, out)
+
+    def _stratify(self, Y, rows):
+        return None
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Pretrain (``init="dbn"``) and fine-tune the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+
+        Returns
+        -------
+        self : object
+            The fitted regressor.
+        """
+        X, y = validate_data(self, X, y, dtype=np.float32, order="C", multi_output=True,
+                             y_numeric=True, ensure_all_finite=True,
+                             reset=not (self.warm_start and hasattr(self, "_params")))
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        y = np.asarray(y, dtype=np.float32)
+        self._y_1d = y.ndim == 1
+        Y = np.ascontiguousarray(y.reshape(len(y), -1))
+        return self._fit(X, Y, np.ones(len(Y), dtype=bool))
+
+    def predict(self, X):
+        """Predict targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        out = self._forward(X)
+        return out.ravel() if self._y_1d else out

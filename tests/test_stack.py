@@ -1,0 +1,76 @@
+"""Tests of dbn.stack (the unsupervised DBN)."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from dbn import DBN, BernoulliRBM, GaussianBernoulliRBM
+
+
+def test_greedy_layerwise_training_matches_manual_stack(digits01):
+    X, _ = digits01
+    dbn = DBN(hidden_layer_sizes=(32, 16), n_iter=3, batch_size=50, random_state=0).fit(X)
+    assert [type(r) for r in dbn.rbms_] == [BernoulliRBM, BernoulliRBM]
+    assert dbn.rbms_[0].components_.shape == (32, 64)
+    assert dbn.rbms_[1].components_.shape == (16, 32)
+    # Layer 2 is an RBM trained on layer 1's hidden probabilities.
+    second = BernoulliRBM(**dbn.rbms_[1].get_params()).fit(dbn.rbms_[0].transform(X))
+    assert_array_equal(second.components_, dbn.rbms_[1].components_)
+    assert_allclose(dbn.transform(X), dbn.rbms_[1].transform(dbn.rbms_[0].transform(X)))
+    assert dbn.transform(X).shape == (len(X), 16)
+    assert len(dbn.history_) == 2 and len(dbn.history_[0]["epoch"]) == 3
+    coefs, intercepts = dbn.unrolled_parameters()
+    assert_array_equal(coefs[1], dbn.rbms_[1].components_.T)
+    assert_array_equal(intercepts[0], dbn.rbms_[0].intercept_hidden_)
+
+
+def test_per_layer_settings(digits01):
+    X, _ = digits01
+    dbn = DBN(hidden_layer_sizes=(20, 10, 5), n_iter=[1, 2, 3], learning_rate=[0.1, 0.05, 0.01],
+              momentum=["hinton", 0.5, [0.1, 0.2]], k=2, random_state=0).fit(X)
+    assert [r.n_iter for r in dbn.rbms_] == [1, 2, 3]
+    assert [r.learning_rate for r in dbn.rbms_] == [0.1, 0.05, 0.01]
+    assert [r.momentum for r in dbn.rbms_] == ["hinton", 0.5, [0.1, 0.2]]
+    assert all(r.k == 2 for r in dbn.rbms_)
+    with pytest.raises(ValueError, match="3 hidden layers"):
+        DBN(hidden_layer_sizes=(20, 10, 5), n_iter=[1, 2]).fit(X)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        DBN(hidden_layer_sizes=(20, 0)).fit(X)
+
+
+def test_first_layer_follows_the_data():
+    rng = np.random.RandomState(0)
+    X = StandardScaler().fit_transform(rng.randn(100, 6))
+    dbn = DBN(hidden_layer_sizes=(8, 4), n_iter=2, random_state=0).fit(X)
+    assert isinstance(dbn.rbms_[0], GaussianBernoulliRBM)
+    assert isinstance(dbn.rbms_[1], BernoulliRBM)
+    # A tenth of the learning rate for linear visible units (Hinton's guide).
+    assert dbn.rbms_[0].learning_rate == pytest.approx(0.01)
+    forced = DBN(hidden_layer_sizes=(4,), n_iter=1, first_layer="gaussian").fit(rng.rand(20, 6))
+    assert isinstance(forced.rbms_[0], GaussianBernoulliRBM)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        DBN(hidden_layer_sizes=(4,), n_iter=1, first_layer="bernoulli").fit(X)
+
+
+def test_checkpoints_resume_after_the_last_finished_layer(digits01, tmp_path, capsys):
+    X, _ = digits01
+    kw = dict(hidden_layer_sizes=(16, 8), n_iter=2, random_state=0, checkpoint_dir=str(tmp_path))
+    first = DBN(**kw).fit(X)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layer_0.pkl", "layer_1.pkl"]
+    # Simulate a run interrupted after layer 1: only layer_0 survives.
+    (tmp_path / "layer_1.pkl").unlink()
+    again = DBN(**kw, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "layer 1/2 loaded" in out and "layer 2/2: BernoulliRBM" in out
+    for a, b in zip(first.rbms_, again.rbms_):
+        assert_array_equal(a.components_, b.components_)
+    # Other settings do not reuse the checkpoint.
+    other = DBN(**{**kw, "n_iter": 3}).fit(X)
+    assert not np.array_equal(other.rbms_[0].components_, first.rbms_[0].components_)
+
+
+@parametrize_with_checks([DBN(hidden_layer_sizes=(6, 4), n_iter=2)])
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
