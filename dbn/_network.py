@@ -726,8 +726,9 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
         ``score(params) -> float``, higher is better (e.g. validation
         accuracy, or minus :func:`compute_loss` on validation rows).
     callback : callable or None
-        ``callback(epoch, params, result) -> bool`` after each epoch
-        (``result`` an :class:`EpochResult`); True stops training.
+        ``callback(epoch, params, res, score) -> bool`` after each epoch
+        (``res`` an :class:`EpochResult`, ``score`` the epoch's validation
+        score or None); True stops training.
     n_track_batches : int, default=-1
         See :meth:`SGDTrainer.epoch`.
 
@@ -762,6 +763,7 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
         if not np.isfinite(res.loss):
             result.stopped = "diverged"
             break
+        s = None
         if score is not None:
             s = float(score(params))
             result.validation_scores.append(s)
@@ -775,7 +777,7 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
             no_improvement = no_improvement + 1 if res.loss > result.best_loss - tol else 0
         result.best_loss = min(result.best_loss, res.loss)
         schedule.iteration_ends(time_step, epoch + 1)
-        if callback is not None and callback(epoch, params, res):
+        if callback is not None and callback(epoch, params, res, s):
             result.stopped = "callback"
             break
         if no_improvement > n_iter_no_change:

@@ -34,6 +34,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import _network as engine
+from ._persistence import PickleStampMixin
 from .stack import DBN
 
 __all__ = ["DBNClassifier", "DBNRegressor", "RANDOM_INITS"]
@@ -68,7 +69,7 @@ def _random_layer(rng, scheme, n_in, n_out, activation):
     raise ValueError(f"unknown init {scheme!r}")
 
 
-class _BaseDBNNetwork(BaseEstimator):
+class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
     """Shared fitting of DBNClassifier and DBNRegressor."""
 
     _parameter_constraints: dict = {
@@ -158,6 +159,9 @@ class _BaseDBNNetwork(BaseEstimator):
                 if isinstance(self.init, DBN):
                     dbn.set_params(random_state=int(seeds["pretrain"]))
                 dbn.fit(X_pretrain)
+                if dbn._interrupted:
+                    # A partial stack cannot initialise this network.
+                    raise KeyboardInterrupt
             coefs, intercepts = dbn.unrolled_parameters()
             got = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
             if got != layer_sizes[:-1]:
@@ -247,43 +251,59 @@ class _BaseDBNNetwork(BaseEstimator):
 
         t_start = time.perf_counter()
         max_iter = 1 if incremental else self.max_iter
-        last_good = [self._params.copy()]
+        # (epochs recorded, their parameters): replaced in one assignment, so
+        # an interruption at any point finds a consistent pair.
+        progress = (self.n_iter_, self._params.copy())
 
-        def callback(epoch, params, res):
+        def callback(epoch, params, res, val_score):
+            nonlocal progress
+            if not np.isfinite(res.loss):
+                return True
             # Record as we go: an interrupted fit keeps its history.
-            self.n_iter_ += 1
-            self.t_ += len(rows)
             self.loss_curve_.append(res.loss)
-            self.best_loss_ = min(self.best_loss_, res.loss)
             self.gradient_norms_ = np.vstack([self.gradient_norms_, res.grad_norms[None, :]])
-            if np.isfinite(res.loss):
-                last_good[0] = params.copy()
+            if val_score is not None:
+                if self.validation_scores_ is None:
+                    self.validation_scores_ = []
+                self.validation_scores_.append(val_score)
+            self.best_loss_ = min(self.best_loss_, res.loss)
+            self.t_ += len(rows)
+            progress = (progress[0] + 1, params.copy())
+            self.n_iter_ = progress[0]
             if self.verbose:
                 elapsed = time.perf_counter() - t_start
                 left = elapsed / (epoch + 1) * (max_iter - epoch - 1)
                 msg = f"Iteration {self.n_iter_}, loss = {res.loss:.8f}"
-                if score is not None:
-                    msg += f", validation score = {score(params):.6f}"
+                if val_score is not None:
+                    msg += f", validation score = {val_score:.6f}"
                 print(f"{msg}, elapsed = {elapsed:.1f}s, left <= {left:.1f}s", flush=True)
             return False
 
-        result = engine.train(
-            self._params, trainer, X, Y, schedule=schedule, max_iter=max_iter,
-            random_state=np.random.RandomState(seeds["order"] + self.n_iter_),
-            rows=rows, shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            score=score, callback=callback,
-        )
+        try:
+            result = engine.train(
+                self._params, trainer, X, Y, schedule=schedule, max_iter=max_iter,
+                random_state=np.random.RandomState(seeds["order"] + self.n_iter_),
+                rows=rows, shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                score=score, callback=callback,
+            )
+        except KeyboardInterrupt:
+            # As scikit-learn's MLP: stop, keep the epochs completed so far.
+            self._restore(progress)
+            warnings.warn(
+                f"{type(self).__name__}: training interrupted by user after {self.n_iter_} "
+                "fine-tuning epoch(s); the model keeps them (fit again with warm_start=True to "
+                "continue).",
+                UserWarning,
+            )
+            return self
         if result.stopped == "diverged":
-            self.n_iter_ += 1
-            self.loss_curve_.append(float(result.loss_curve[-1]))
-            self._params = last_good[0]
+            self._restore(progress)
             raise FloatingPointError(
                 f"{type(self).__name__}: the loss became non-finite in fine-tuning epoch "
-                f"{self.n_iter_}; learning_rate_init={self.learning_rate_init} is too high, try a "
-                "smaller one. The model keeps the weights of the last finite epoch."
+                f"{self.n_iter_ + 1}; learning_rate_init={self.learning_rate_init} is too high, "
+                "try a smaller one. The model keeps the weights of the last finite epoch."
             )
         if score is not None:
-            self.validation_scores_ = list(self.validation_scores_ or []) + list(result.validation_scores)
             self.best_validation_score_ = result.best_validation_score
         if result.stopped == "max_iter" and not incremental and self.max_iter > 0:
             warnings.warn(
@@ -292,6 +312,16 @@ class _BaseDBNNetwork(BaseEstimator):
                 ConvergenceWarning,
             )
         return self
+
+    def _restore(self, progress):
+        """Back to the last recorded epoch: parameters and history agree."""
+        n, params = progress
+        self._params = params
+        self.n_iter_ = n
+        del self.loss_curve_[n:]
+        self.gradient_norms_ = self.gradient_norms_[:n]
+        if self.validation_scores_ is not None:
+            del self.validation_scores_[n:]
 
     # ------------------------------------------------------------------ #
     @property

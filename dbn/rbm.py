@@ -9,6 +9,7 @@ allocate, seed and call the kernels of :mod:`dbn._rbm_kernels`.
 
 import numbers
 import time
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _rbm_kernels as K
 from ._blas import BLAS_KIND
+from ._persistence import PickleStampMixin
 from ._rng import new_state
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
@@ -66,7 +68,28 @@ def _check_momentum(momentum):
             raise ValueError(f"momentum values must be floats in [0, 1); got {m!r}.")
 
 
-class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+def _interruptible(fit_epochs, *args):
+    """Run ``fit_epochs``; Ctrl-C stops training but keeps a usable model.
+
+    As scikit-learn's MLP: the epochs completed so far stay (in ``n_iter_``
+    and ``history_``), a warning says so, and ``fit`` returns the estimator;
+    ``partial_fit`` (or ``fit`` of a DBN layer by layer) continues from there.
+    """
+    estimator = fit_epochs.__self__
+    estimator._interrupted = False
+    try:
+        return fit_epochs(*args)
+    except KeyboardInterrupt:
+        estimator._interrupted = True
+        warnings.warn(
+            f"{type(estimator).__name__}: training interrupted by user after "
+            f"{estimator.n_iter_} epoch(s); the model keeps them.",
+            UserWarning,
+        )
+        return estimator
+
+
+class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared training and inference for RBMs with binary hidden units."""
 
     _gaussian = False
@@ -332,24 +355,22 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         }
 
     def _monitor(self, X_mon, X_val, recon_stats, rng, epoch, t_epoch):
-        h = self.history_
-        h["epoch"].append(epoch + 1)
         if recon_stats[1] > 0:
             rec = recon_stats[0] / recon_stats[1]
         else:
             rec = float(((np.asarray(self._dense(X_mon)) - self.reconstruct(X_mon)) ** 2).sum() / X_mon.shape[0])
-        h["reconstruction_error"].append(float(rec))
-        if self._gaussian:
-            h["pseudo_likelihood"].append(float("nan"))
-        else:
-            h["pseudo_likelihood"].append(float(self._pseudo_likelihood(X_mon, rng).mean()))
+        pl = float("nan") if self._gaussian else float(self._pseudo_likelihood(X_mon, rng).mean())
+        gap = float("nan")
         if X_val is not None:
             n = min(X_mon.shape[0], X_val.shape[0])
             gap = float(self._free_energy(X_val[:n]).mean() - self._free_energy(X_mon[:n]).mean())
-        else:
-            gap = float("nan")
+        # Appended together, last: an epoch is recorded whole or not at all.
+        h = self.history_
+        h["reconstruction_error"].append(float(rec))
+        h["pseudo_likelihood"].append(pl)
         h["free_energy_gap"].append(gap)
         h["time"].append(t_epoch)
+        h["epoch"].append(epoch + 1)
 
     @staticmethod
     def _dense(X):
@@ -368,22 +389,27 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             epoch = self.n_iter_
             t0 = time.perf_counter()
             order = rng.permutation(n_samples).astype(np.int64) if self.shuffle else np.arange(n_samples, dtype=np.int64)
-            # Kept so that a diverging epoch leaves the last finite weights.
+            # Kept so that a diverging or interrupted epoch leaves the weights
+            # of the last epoch that was completed and recorded.
             saved = [a.copy() for a in (self.components_, self.intercept_hidden_, self.intercept_visible_)]
-            stats = self._run_epoch(X, order, _momentum_at(self.momentum, epoch), state, bufs)
-            if not (np.isfinite(self.components_).all() and np.isfinite(self.intercept_hidden_).all()
-                    and np.isfinite(self.intercept_visible_).all()):
-                self.components_, self.intercept_hidden_, self.intercept_visible_ = saved
-                for inc in (self._W_inc, self._b_h_inc, self._b_v_inc):
-                    inc[:] = 0.0
-                raise FloatingPointError(
-                    f"{type(self).__name__}: the parameters became non-finite in epoch {epoch + 1}; "
-                    f"the learning rate ({self.learning_rate}) is too high for this data, try a smaller one. "
-                    f"The model keeps the weights of the last finite epoch ({epoch})."
-                )
-            self.n_iter_ += 1
-            t_epoch = time.perf_counter() - t0
-            self._monitor(X_mon, X_val, stats, rng, epoch, t_epoch)
+            try:
+                stats = self._run_epoch(X, order, _momentum_at(self.momentum, epoch), state, bufs)
+                if not (np.isfinite(self.components_).all() and np.isfinite(self.intercept_hidden_).all()
+                        and np.isfinite(self.intercept_visible_).all()):
+                    raise FloatingPointError(
+                        f"{type(self).__name__}: the parameters became non-finite in epoch {epoch + 1}; "
+                        f"the learning rate ({self.learning_rate}) is too high for this data, try a smaller one. "
+                        f"The model keeps the weights of the last finite epoch ({epoch})."
+                    )
+                self.n_iter_ += 1
+                t_epoch = time.perf_counter() - t0
+                self._monitor(X_mon, X_val, stats, rng, epoch, t_epoch)
+            finally:
+                if len(self.history_["epoch"]) <= epoch:  # the epoch was not recorded
+                    self.components_, self.intercept_hidden_, self.intercept_visible_ = saved
+                    for inc in (self._W_inc, self._b_h_inc, self._b_v_inc):
+                        inc[:] = 0.0
+                    self.n_iter_ = epoch
             if self.verbose:
                 elapsed = time.perf_counter() - t_start
                 left = elapsed / (i_epoch + 1) * (n_epochs - i_epoch - 1)
@@ -430,7 +456,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             perm = rng.permutation(X.shape[0])
             X_val, X = X[np.sort(perm[:n_val])], X[np.sort(perm[n_val:])]
         self._init_params(X, rng)
-        return self._fit_epochs(X, self.n_iter, rng, X_val)
+        return _interruptible(self._fit_epochs, X, self.n_iter, rng, X_val)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -458,7 +484,7 @@ class _BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             self.random_state_ = check_random_state(self.random_state)
         if first:
             self._init_params(X, self.random_state_)
-        return self._fit_epochs(X, 1, self.random_state_)
+        return _interruptible(self._fit_epochs, X, 1, self.random_state_)
 
     def _pseudo_likelihood(self, X, rng):
         n, d = X.shape

@@ -11,6 +11,7 @@ import numbers
 import os
 import pickle
 import time
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,6 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._persistence import PickleStampMixin
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
 
 __all__ = ["DBN"]
@@ -57,7 +59,7 @@ def first_layer_kind(X, first_layer):
     return "gaussian"
 
 
-class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Deep belief network: a stack of RBMs trained greedily, layer by layer.
 
     ``fit(X)`` trains one RBM per entry of ``hidden_layer_sizes``, each on the
@@ -267,6 +269,7 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._n_samples = X.shape[0]
         rbms = self._make_rbms(self._kind, seeds)
         self.rbms_, self.history_, self.fit_time_ = [], [], []
+        self._interrupted = False
         data = X
         for i, rbm in enumerate(rbms):
             t0 = time.perf_counter()
@@ -280,6 +283,19 @@ class DBN(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                     print(f"[DBN] layer {i + 1}/{len(rbms)}: {type(rbm).__name__} "
                           f"{data.shape[1]} -> {rbm.n_components}", flush=True)
                 rbm.fit(data)
+                if rbm._interrupted:
+                    # Ctrl-C: keep the finished layers and this partial one;
+                    # a checkpointed fit resumes at this layer.
+                    self._interrupted = True
+                    self.rbms_.append(rbm)
+                    self.history_.append(rbm.history_)
+                    self.fit_time_.append(time.perf_counter() - t0)
+                    warnings.warn(
+                        f"DBN: pretraining interrupted by user in layer {i + 1} of {len(rbms)}; "
+                        f"rbms_ holds {i + 1} layer(s), the last one partially trained.",
+                        UserWarning,
+                    )
+                    return self
                 if self.checkpoint_dir:
                     self._save_checkpoint(i, rbm, data.shape[1])
             self.rbms_.append(rbm)

@@ -269,3 +269,77 @@ def test_sklearn_compatible_estimator(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+def test_keyboard_interrupt_keeps_completed_epochs(small, monkeypatch):
+    from dbn import _network
+
+    X, y = small
+    calls = {"n": 0}
+    original = _network.SGDTrainer.epoch
+
+    def interrupted(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(_network.SGDTrainer, "epoch", interrupted)
+    clf = DBNClassifier(**{**FAST, "max_iter": 10}, init="glorot", early_stopping=True, random_state=0)
+    with pytest.warns(UserWarning, match="interrupted by user after 3"):
+        assert clf.fit(X, y) is clf
+    assert clf.n_iter_ == 3 == len(clf.loss_curve_) == len(clf.validation_scores_)
+    assert clf.gradient_norms_.shape[0] == 3
+    ref = DBNClassifier(**{**FAST, "max_iter": 3}, init="glorot", early_stopping=True,
+                        random_state=0).fit(X, y)
+    assert clf.loss_curve_ == ref.loss_curve_
+    assert clf.validation_scores_ == ref.validation_scores_
+    monkeypatch.setattr(_network.SGDTrainer, "epoch", original)
+    clf.set_params(warm_start=True, max_iter=2).fit(X, y)
+    assert clf.n_iter_ == 5
+
+
+def test_same_result_whatever_numbas_thread_count(small):
+    """Our kernels are serial: Numba's thread count cannot change a result.
+
+    (OpenBLAS's thread count can: it blocks the inner dimension of a product
+    differently for different thread counts; see README, Reproducibility.)
+    """
+    import os
+    import subprocess
+    import sys
+
+    X, y = small
+    kw = dict(FAST, dropout=0.1, random_state=3)
+    a = DBNClassifier(**kw).fit(X, y)
+    b = DBNClassifier(**kw).fit(X, y)
+    for ca, cb in zip(a.coefs_, b.coefs_):
+        assert_array_equal(ca, cb)
+    code = (
+        "import numpy as np, warnings; warnings.simplefilter('ignore');"
+        "from threadpoolctl import threadpool_limits;"
+        "from sklearn.datasets import load_digits; from dbn import DBNClassifier;"
+        "X, y = load_digits(return_X_y=True); X = (X[:400] / 16).astype(np.float32);"
+        "ctx = threadpool_limits(limits=1, user_api='blas');"
+        f"c = DBNClassifier(**{kw!r}).fit(X, y[:400]);"
+        "print(sum(float(np.abs(w).sum()) for w in c.coefs_).hex())"
+    )
+    outs = {
+        n: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "NUMBA_NUM_THREADS": n}).stdout
+        for n in ("1", "2")
+    }
+    assert outs["1"] == outs["2"] and outs["1"].strip()
+
+
+def test_concurrent_fits_in_threads_match_sequential(small):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = small
+    kws = [dict(FAST, random_state=s) for s in (0, 1)]
+    sequential = [DBNClassifier(**kw).fit(X, y) for kw in kws]
+    with ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(lambda kw: DBNClassifier(**kw).fit(X, y), kws))
+    for s, t in zip(sequential, threaded):
+        for a, b in zip(s.coefs_, t.coefs_):
+            assert_array_equal(a, b)
