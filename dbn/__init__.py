@@ -1,6 +1,7 @@
 """Deep belief networks and restricted Boltzmann machines with a scikit-learn API."""
 
 from ._version import __version__
+from .exceptions import DivergenceError
 from .network import DBNClassifier, DBNRegressor
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
 from .stack import DBN
@@ -10,6 +11,7 @@ __all__ = [
     "DBN",
     "DBNClassifier",
     "DBNRegressor",
+    "DivergenceError",
     "GaussianBernoulliRBM",
     "__version__",
 ]

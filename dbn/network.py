@@ -31,10 +31,11 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from . import _network as engine
 from ._persistence import PickleStampMixin
+from .exceptions import DivergenceError, check_finite_output, largest_magnitude
 from .stack import DBN
 
 __all__ = ["DBNClassifier", "DBNRegressor", "RANDOM_INITS"]
@@ -67,6 +68,14 @@ def _random_layer(rng, scheme, n_in, n_out, activation):
         # He et al. (2015), for rectified linear units.
         return rng.normal(0.0, np.sqrt(2.0 / n_in), (n_in, n_out))
     raise ValueError(f"unknown init {scheme!r}")
+
+
+def _reject_sparse(X, name):
+    if sp.issparse(X):
+        raise ValueError(
+            f"{name} needs dense X; got a sparse matrix. Convert it with X.toarray() "
+            "(the RBMs and DBN take sparse input directly)."
+        )
 
 
 class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
@@ -298,10 +307,12 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
             return self
         if result.stopped == "diverged":
             self._restore(progress)
-            raise FloatingPointError(
+            raise DivergenceError(
                 f"{type(self).__name__}: the loss became non-finite in fine-tuning epoch "
                 f"{self.n_iter_ + 1}; learning_rate_init={self.learning_rate_init} is too high, "
-                "try a smaller one. The model keeps the weights of the last finite epoch."
+                "try a smaller one, or the data are badly scaled (X values as large as "
+                f"{largest_magnitude(X):.3g}, targets as large as {largest_magnitude(Y):.3g}; "
+                "standardise them). The model keeps the weights of the last finite epoch."
             )
         if score is not None:
             self.best_validation_score_ = result.best_validation_score
@@ -343,10 +354,12 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
 
     def _forward(self, X):
         check_is_fitted(self, "_params")
+        _reject_sparse(X, type(self).__name__)
         X = validate_data(self, X, dtype=np.float32, order="C", reset=False,
                           accept_sparse=False)
-        return engine.forward(self._params, self._layout, X, activation=self.activation,
-                              output=self._output)
+        out = engine.forward(self._params, self._layout, X, activation=self.activation,
+                             output=self._output)
+        return check_finite_output(out, X, f"{type(self).__name__}.predict")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -616,7 +629,10 @@ class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
         """One-hot float32 targets, and the mask of labelled rows."""
         if np.ndim(y) == 2 and np.shape(y)[1] == 1:
             y = column_or_1d(y, warn=True)
-        kind = type_of_target(y, input_name="y")
+        try:
+            kind = type_of_target(y, input_name="y")
+        except TypeError as exc:  # e.g. object labels mixing str and int
+            raise ValueError(f"Unknown label type: labels of mixed types cannot be ordered ({exc}).") from exc
         if kind == "multilabel-indicator":
             Yi = np.asarray(y.toarray() if sp.issparse(y) else y)
             if reset:
@@ -671,6 +687,7 @@ class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
         self : object
             The fitted classifier.
         """
+        _reject_sparse(X, type(self).__name__)
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", multi_output=True,
                              reset=not (self.warm_start and hasattr(self, "_params")))
         Y, labelled = self._encode(y, reset=not (self.warm_start and hasattr(self, "_params")))
@@ -783,15 +800,38 @@ class DBNRegressor(RegressorMixin, _BaseDBNNetwork):
         self : object
             The fitted regressor.
         """
+        _reject_sparse(X, type(self).__name__)
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", multi_output=True,
                              y_numeric=True, ensure_all_finite=True,
                              reset=not (self.warm_start and hasattr(self, "_params")))
+        if not np.isfinite(np.asarray(y, dtype=np.float64)).all():
+            # Object targets with None pass the finiteness check, then become NaN.
+            raise ValueError("y contains NaN, infinity or None: every target must be a finite number.")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         y = np.asarray(y, dtype=np.float32)
         self._y_1d = y.ndim == 1
         Y = np.ascontiguousarray(y.reshape(len(y), -1))
         return self._fit(X, Y, np.ones(len(Y), dtype=bool))
+
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination R^2 of the prediction.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        y_pred = self.predict(X)  # validates X first
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        if len(y_pred) < 2:
+            raise ValueError("R^2 is undefined for fewer than 2 samples; score needs n_samples >= 2.")
+        return r2_score(y, y_pred, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predict targets.

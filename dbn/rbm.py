@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _rbm_kernels as K
 from ._blas import BLAS_KIND
 from ._persistence import PickleStampMixin
+from .exceptions import DivergenceError, check_finite_output, largest_magnitude
 from ._rng import new_state
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
@@ -126,7 +127,9 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             reset=reset,
         )
         if sp.issparse(X):
-            X.sum_duplicates()
+            if not X.has_canonical_format:
+                X = X.copy()  # never restructure the caller's matrix
+                X.sum_duplicates()
             values = X.data
         else:
             values = X
@@ -202,7 +205,7 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._mean_hiddens(X)
+        return check_finite_output(self._mean_hiddens(X), X, f"{type(self).__name__}.transform")
 
     def inverse_transform(self, H):
         """Visible means given hidden states or probabilities, E[v|h].
@@ -217,13 +220,23 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         V : ndarray of shape (n_samples, n_features), dtype float32
         """
         check_is_fitted(self)
-        H = np.asarray(H, dtype=np.float32)
+        if sp.issparse(H):
+            H = H.toarray()  # (n_samples, n_components): small
+        try:
+            H = np.asarray(H, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"H must be a numeric array of hidden values in [0, 1]: {exc}") from exc
         if H.ndim != 2 or H.shape[1] != self.n_components:
             raise ValueError(
                 f"H must have shape (n_samples, {self.n_components}) (n_components); got {H.shape}."
             )
         if not np.isfinite(H).all():
             raise ValueError("H contains NaN or infinity.")
+        if H.size and (H.min() < 0.0 or H.max() > 1.0):
+            raise ValueError(
+                f"H holds states or probabilities of binary hidden units, so values in [0, 1]; "
+                f"got values in [{H.min():g}, {H.max():g}]."
+            )
         return self._mean_visibles(np.ascontiguousarray(H))
 
     def reconstruct(self, X):
@@ -257,7 +270,8 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             self.random_state_ = check_random_state(self.random_state)
         v = self._check_X(v, reset=False)
         h_ = self._sample_hiddens(v, self.random_state_)
-        return self._sample_visibles(h_, self.random_state_)
+        return check_finite_output(self._sample_visibles(h_, self.random_state_), v,
+                                   f"{type(self).__name__}.gibbs")
 
     def free_energy(self, X):
         """Free energy F(v) of each sample; p(v) is proportional to exp(-F(v)).
@@ -272,7 +286,7 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._free_energy(X)
+        return check_finite_output(self._free_energy(X), X, f"{type(self).__name__}.free_energy")
 
     def _free_energy(self, X):
         H = self._hidden_input(X)
@@ -396,9 +410,11 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
                 stats = self._run_epoch(X, order, _momentum_at(self.momentum, epoch), state, bufs)
                 if not (np.isfinite(self.components_).all() and np.isfinite(self.intercept_hidden_).all()
                         and np.isfinite(self.intercept_visible_).all()):
-                    raise FloatingPointError(
+                    raise DivergenceError(
                         f"{type(self).__name__}: the parameters became non-finite in epoch {epoch + 1}; "
-                        f"the learning rate ({self.learning_rate}) is too high for this data, try a smaller one. "
+                        f"the learning rate ({self.learning_rate}) is too high for this data, try a smaller "
+                        f"one, or the data are badly scaled (values as large as {largest_magnitude(X):.3g}; "
+                        "standardise them). "
                         f"The model keeps the weights of the last finite epoch ({epoch})."
                     )
                 self.n_iter_ += 1
@@ -520,7 +536,8 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         """
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
-        return self._pseudo_likelihood(X, check_random_state(self.random_state))
+        return check_finite_output(self._pseudo_likelihood(X, check_random_state(self.random_state)), X,
+                                   f"{type(self).__name__}.score_samples")
 
 
 class BernoulliRBM(_BaseRBM):
