@@ -6,6 +6,11 @@ The demo needs no download. On the 8x8 digits that ship with scikit-learn it
    on the raw pixels (scikit-learn's own BernoulliRBM beside ours);
 2. trains the same deep network from DBN pretraining and from random
    initialisations, beside scikit-learn's MLPClassifier, over several seeds.
+
+Subcommands: ``python -m dbn study --preset NAME --out DIR`` runs a grid of
+runs (pretraining vs random init over depths, label counts and seeds), one
+JSON record per run, resumable; ``python -m dbn report DIR`` writes the
+tables, figures and report.md of a study.
 """
 
 import argparse
@@ -101,6 +106,106 @@ def _pretraining_vs_random(args, X_train, X_test, y_train, y_test):
         print(f"{name:<{width}}  {100 * (1 - acc):6.2f}% +- {100 * sd:4.2f}%     {t:8.2f} s")
 
 
+def _study_epilog():
+    import textwrap
+
+    from .study import PRESETS
+
+    lines = ["presets:"]
+    for name, preset in PRESETS.items():
+        lines.append(f"  {name}")
+        lines += textwrap.wrap(preset["description"], 76, initial_indent="      ",
+                               subsequent_indent="      ")
+    lines += [
+        "",
+        "Each finished run is written at once to OUT/<key>.json; running the same",
+        "command again skips them. Pretrained stacks are kept in OUT/pretrained (or",
+        "--pretrained-dir, which studies can share). At the end, OUT/report.md.",
+    ]
+    return "\n".join(lines)
+
+
+def _add_study_parser(sub):
+    import os
+
+    from .study import PRESETS
+
+    study = sub.add_parser(
+        "study", help="run a study (a grid of runs), resumable",
+        description="Run a study: a grid of (init, depth, label count, seed) runs of a preset, "
+                    "each written as one JSON record as soon as it finishes.",
+        epilog=_study_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    study.add_argument("--preset", choices=list(PRESETS), default="digits",
+                       help="which study (default: digits; see below)")
+    study.add_argument("--out", default=None,
+                       help="output folder (default: results/PRESET, results/PRESET-validate "
+                            "with --validate)")
+    study.add_argument("--data-home", default=os.environ.get("DBN_DATA_HOME"),
+                       help="folder of the MNIST IDX files (default: $DBN_DATA_HOME)")
+    study.add_argument("--download", action="store_true",
+                       help="fetch MNIST from OpenML if it is not in --data-home")
+    study.add_argument("--validate", action="store_true",
+                       help="hold out the last training images (10,000 for MNIST) and report "
+                            "validation error instead of test error, to choose hyperparameters")
+    study.add_argument("--seeds", type=int, default=None,
+                       help="run seeds 0..N-1 instead of the preset's number")
+    study.add_argument("--inits", nargs="+", default=None, metavar="INIT",
+                       help="run only these inits of the preset")
+    study.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       dest="overrides",
+                       help="change a setting of the preset, e.g. --set "
+                            "finetuning.learning_rate_init=0.05 --set pretraining.n_iter=10 "
+                            "(for hyperparameter search with --validate; use a new --out)")
+    study.add_argument("--n-jobs", type=int, default=1,
+                       help="runs in parallel (joblib; default 1: on 2 cores one run already "
+                            "uses both BLAS threads)")
+    study.add_argument("--threads", type=int, default=None,
+                       help="BLAS threads per run (default: the preset's; digits: 1, "
+                            "MNIST: all)")
+    study.add_argument("--backend", choices=["joblib", "dask"], default="joblib",
+                       help="joblib (local processes) or dask (pip install 'deepbelief[dask]')")
+    study.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="Dask scheduler address, e.g. tcp://host:8786 (default with "
+                            "--backend dask: a LocalCluster of --n-jobs workers)")
+    study.add_argument("--pretrained-dir", default=None,
+                       help="where pretrained stacks are kept (default OUT/pretrained)")
+    study.add_argument("--rerun-changed", action="store_true",
+                       help="run again the runs whose record has another configuration")
+    study.add_argument("--no-report", action="store_true", help="do not write the report")
+    study.add_argument("--dry-run", action="store_true",
+                       help="print the plan (finished and pending runs) and stop")
+    report = sub.add_parser("report", help="write report.md, CSV tables and figures of a study",
+                            description="Write RESULTS_DIR/report.md, errors.csv, summary.csv "
+                                        "and PNG figures (matplotlib) from a study's records.")
+    report.add_argument("results_dir", metavar="RESULTS_DIR", help="folder of a study")
+    report.add_argument("--no-figures", action="store_true", help="tables only")
+
+
+def _study(args):
+    from .study import parse_overrides, run_study
+
+    if args.backend != "dask" and args.scheduler is not None:
+        raise SystemExit("--scheduler needs --backend dask")
+    try:
+        overrides = parse_overrides(args.overrides)
+    except ValueError as exc:
+        raise SystemExit(f"--set: {exc}") from None
+    run_study(args.preset, args.out, data_home=args.data_home, download=args.download,
+              validate=args.validate, seeds=args.seeds, inits=args.inits, overrides=overrides,
+              n_jobs=args.n_jobs, threads=args.threads, backend=args.backend,
+              scheduler=args.scheduler,
+              pretrained_dir=args.pretrained_dir, rerun_changed=args.rerun_changed,
+              report=not args.no_report, dry_run=args.dry_run)
+    return 0
+
+
+def _report(args):
+    from .report import write_report
+
+    print(write_report(args.results_dir, figures=not args.no_figures))
+    return 0
+
+
 def main(argv=None):
     """Entry point of ``python -m dbn`` and of the ``dbn`` script."""
     parser = argparse.ArgumentParser(prog="python -m dbn", description=__doc__,
@@ -115,7 +220,12 @@ def main(argv=None):
         p.add_argument("--seeds", type=int, default=3, help="seeds of the pretraining comparison")
         p.add_argument("--hidden-layer-sizes", type=int, nargs="+", default=[256, 256],
                        help="hidden layers of the pretraining comparison (default 256 256)")
+    _add_study_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "study":
+        return _study(args)
+    if args.command == "report":
+        return _report(args)
     return _demo(args)
 
 

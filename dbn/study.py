@@ -1,0 +1,1123 @@
+"""Studies: grids of training runs, each saved at once as one JSON record.
+
+A study is a grid of runs over (preset, init, depth, label count, seed).
+Every run fine-tunes a :class:`~dbn.DBNClassifier`, from a pretrained
+:class:`~dbn.DBN` or from random weights, and is written, as soon as it
+finishes, to ``<out>/<key>.json`` (a temporary file renamed with
+:func:`os.replace`, so a record is either complete or absent).  Running the
+same study again skips the finished runs: an interrupted study loses at most
+the runs in progress.
+
+Pretraining is done once per seed and shared: by every label count of that
+seed (the stack never sees a label) and by every depth (greedy pretraining
+trains the lower layers of a deeper stack exactly as it trains a shallower
+one, so the depth-``d`` stack is the first ``d`` layers of the deepest).
+Fitted stacks are kept in ``<out>/pretrained/`` (or a folder shared between
+studies, ``pretrained_dir``), so an interrupted study does not pretrain
+again, and studies with the same pretraining settings reuse each other's.
+
+Runs execute in parallel with joblib (``n_jobs``) or on a Dask cluster
+(``backend="dask"``, the optional extra ``deepbelief[dask]``).  Each task
+loads its data itself (``data_home`` must exist where it runs) and returns
+its record; only this process writes to the output folder.
+
+Presets are plain data (:data:`PRESETS`), so :mod:`dbn.report` can print
+them beside the results.
+
+A record (JSON) holds: ``key``; ``status`` ("ok", or "diverged" when the
+loss became non-finite, with ``message``); ``config`` (preset, init, depth,
+labels, seed, split, the data, every DBNClassifier setting and, for
+``init="dbn"``, every DBN setting of its pretraining); ``test_error`` and
+``validation_error`` (fractions; the one not measured is null);
+``train_error`` (on the labelled rows); ``n_iter``, ``loss_curve``,
+``validation_scores``, ``gradient_norms`` (epochs x weight layers, input
+first); ``pretraining_history`` (per layer, per epoch); ``pretraining_time``
+(seconds its stack took, done once and shared), ``finetune_time``,
+``wall_time`` (this run's task plus its pretraining); ``started`` and
+``finished`` (UTC); ``versions`` (dbn, numpy, scipy, numba, sklearn,
+python); ``machine`` (cpu count, platform); ``blas_threads``.
+
+Examples
+--------
+>>> from dbn.study import PRESETS, plan_study
+>>> runs = plan_study("digits")
+>>> len(runs), runs[0].key
+(9, 'digits__init=dbn__depth=2__labels=1257__seed=0')
+"""
+
+import contextlib
+import copy
+import datetime
+import functools
+import hashlib
+import json
+import math
+import os
+import pickle
+import platform
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "DATASETS",
+    "PRESETS",
+    "TIMING_FIELDS",
+    "Run",
+    "comparable_record",
+    "load_records",
+    "parse_overrides",
+    "plan_study",
+    "run_study",
+]
+
+#: Version of the layout of a record.
+RECORD_FORMAT = 1
+
+#: Fields of a record that measure time, name the moment, or count the BLAS
+#: threads (which change the time only); everything else is the same
+#: whichever backend, machine load or number of jobs ran it.
+TIMING_FIELDS = ("started", "finished", "wall_time", "pretraining_time", "finetune_time",
+                 "blas_threads")
+
+#: The data sets a preset can name.  ``n_train``/``n_test``: the standard
+#: split; ``n_validation``: the training images that ``validate=True`` holds
+#: out (the last ones) to measure validation error instead of test error.
+DATASETS = {
+    "digits": {
+        "description": "scikit-learn's 8x8 digits (1,797 images), pixels / 16, split 70/30 "
+                       "(stratified, random_state=0); --validate holds out the last 257 "
+                       "training images",
+        "n_train": 1257,
+        "n_test": 540,
+        "n_validation": 257,
+    },
+    "mnist": {
+        "description": "MNIST (LeCun et al. 1998), pixels / 255, the standard 60,000/10,000 "
+                       "split; --validate holds out the last 10,000 training images",
+        "n_train": 60000,
+        "n_test": 10000,
+        "n_validation": 10000,
+    },
+}
+
+# Hinton & Salakhutdinov (2006), rbm.m: 50 epochs per layer, mini-batches of
+# 100, learning rate 0.1, momentum 0.5 then 0.9, weight cost 0.0002.
+_MNIST_PRETRAINING = {
+    "n_iter": 50,
+    "batch_size": 100,
+    "learning_rate": 0.1,
+    "k": 1,
+    "momentum": "hinton",
+    "weight_decay": 0.0002,
+}
+
+# Fine-tuning by SGD with Nesterov momentum, a fixed budget of epochs (tol=0:
+# stop only if the training loss stalls for 10 epochs).  Provisional: to be
+# chosen with `validate=True` (the last 10,000 training images), never on the
+# test set.
+_MNIST_FINETUNING = {
+    "activation": "logistic",
+    "batch_size": 100,
+    "learning_rate": "constant",
+    "learning_rate_init": 0.1,
+    "momentum": 0.9,
+    "nesterovs_momentum": True,
+    "alpha": 1e-4,
+    "max_iter": 100,
+    "tol": 0.0,
+    "n_iter_no_change": 10,
+    "early_stopping": False,
+}
+
+#: Settings of each preset, as plain data.
+#:
+#: ``data``: the data set and how many training images to use (``n_train``,
+#: None for all; the first ones).  ``hidden_layer_sizes``: the network, or
+#: ``width`` and ``depths``: nets of 1, 2, ... equal hidden layers.
+#: ``labels``: label counts (``"all"``: every training image), each a
+#: class-stratified subset drawn with the run's seed (the same subset for
+#: every init).  ``seeds``: the number of seeds, or one number per label
+#: count.  ``inits``: name -> settings of DBNClassifier that differ from
+#: ``finetuning`` (``init`` is the name unless given; ``"dbn"`` means the
+#: pretrained stack).  ``pretraining``: settings of :class:`~dbn.DBN`.
+#: ``label_overrides``: label count -> fine-tuning settings for that count.
+#: ``threads``: BLAS threads of each run (absent or None: the default, all
+#: cores); not part of a run's configuration, since it changes only the time.
+PRESETS = {
+    "digits": {
+        "description": "scikit-learn's digits, 64-256-256-10: DBN vs random init "
+                       "('normal', 'glorot'), 3 seeds; under a minute on 2 cores",
+        "data": {"dataset": "digits", "n_train": None},
+        "hidden_layer_sizes": [256, 256],
+        "labels": ["all"],
+        "seeds": 3,
+        "inits": {"dbn": {}, "normal": {}, "glorot": {}},
+        "pretraining": {"n_iter": 20, "batch_size": 20, "learning_rate": 0.1, "k": 1,
+                        "momentum": "hinton", "weight_decay": 0.0002},
+        "finetuning": {"activation": "logistic", "batch_size": 32, "learning_rate_init": 0.1,
+                       "momentum": 0.9, "alpha": 1e-4, "max_iter": 50, "tol": 0.0},
+        "label_overrides": {},
+        # Products of a few hundred rows: one BLAS thread is several times
+        # faster than two (no thread start-up and spinning per product).
+        "threads": 1,
+        "notes": "A smoke test of the whole pipeline; its numbers say little about MNIST.",
+    },
+    "mnist": {
+        "description": "MNIST 784-500-500-2000-10, logistic units (Hinton & Salakhutdinov "
+                       "2006): DBN vs random init ('normal', 'glorot'), 3 seeds, "
+                       "60,000/10,000 split",
+        "data": {"dataset": "mnist", "n_train": None},
+        "hidden_layer_sizes": [500, 500, 2000],
+        "labels": ["all"],
+        "seeds": 3,
+        "inits": {"dbn": {}, "normal": {}, "glorot": {}},
+        "pretraining": dict(_MNIST_PRETRAINING),
+        "finetuning": dict(_MNIST_FINETUNING),
+        "label_overrides": {},
+        "notes": "Fine-tuning settings are provisional until chosen with --validate "
+                 "(validation error on the last 10,000 training images). Estimated time "
+                 "on 2 cores (from per-image throughput measured at these layer sizes): "
+                 "about 15 min per pretraining and 15 min per fine-tuning run, 3 hours "
+                 "in all.",
+    },
+    "mnist-labels": {
+        "description": "MNIST 784-500-500-2000-10: one pretraining per seed on all 60,000 "
+                       "images without labels, fine-tuning on 100, 1,000, 10,000 and 60,000 "
+                       "labelled ones; DBN vs random init ('glorot'); 5 seeds for 100 and "
+                       "1,000 labels, 3 for more",
+        "data": {"dataset": "mnist", "n_train": None},
+        "hidden_layer_sizes": [500, 500, 2000],
+        "labels": [100, 1000, 10000, "all"],
+        "seeds": {"100": 5, "1000": 5, "10000": 3, "all": 3},
+        "inits": {"dbn": {}, "glorot": {}},
+        "pretraining": dict(_MNIST_PRETRAINING),
+        "finetuning": dict(_MNIST_FINETUNING),
+        # Roughly constant numbers of updates: a few labels need small
+        # batches and more epochs.
+        "label_overrides": {
+            "100": {"batch_size": 10, "max_iter": 300},
+            "1000": {"batch_size": 20, "max_iter": 200},
+            "10000": {"batch_size": 100, "max_iter": 100},
+        },
+        "notes": "The label subsets are class-stratified, drawn with the seed, identical "
+                 "for both inits. Fine-tuning settings are provisional until chosen with "
+                 "--validate. Estimated time on 2 cores: about 3 hours (5 pretrainings of "
+                 "15 min, 1.5 hours for the 60,000-label runs); less with a "
+                 "--pretrained-dir shared with the mnist preset (same pretraining).",
+    },
+    "mnist-depth": {
+        "description": "MNIST, 1 to 5 hidden layers of 500 units (Erhan et al. 2010): DBN vs "
+                       "random init ('uniform', Erhan's), 5 seeds; a 20,000-image training "
+                       "subset and short training, to finish within 2 hours on 2 cores",
+        "data": {"dataset": "mnist", "n_train": 20000},
+        "width": 500,
+        "depths": [1, 2, 3, 4, 5],
+        "labels": ["all"],
+        "seeds": 5,
+        "inits": {"dbn": {}, "uniform": {}},
+        "pretraining": {**_MNIST_PRETRAINING, "n_iter": 15, "batch_size": 20},
+        "finetuning": {**_MNIST_FINETUNING, "batch_size": 50, "max_iter": 30},
+        "label_overrides": {},
+        "notes": "Reduced to fit 2 hours on 2 cores: the first 20,000 training images only "
+                 "(pretraining and fine-tuning), 15 pretraining epochs per layer, 30 "
+                 "fine-tuning epochs; errors are therefore higher than with the full "
+                 "set and full training. Tested on the full 10,000 test images. One 5-layer "
+                 "pretraining per seed serves all depths. Estimated time on 2 cores (from "
+                 "per-image throughput measured at these layer sizes): about 70 minutes.",
+    },
+    "mnist-modern": {
+        "description": "MNIST 784-500-500-2000-10: the DBN (with and without dropout in "
+                       "fine-tuning) beside the same net from random init with ReLU, "
+                       "He or Glorot init, dropout and max-norm (Srivastava et al. 2014), "
+                       "3 seeds",
+        "data": {"dataset": "mnist", "n_train": None},
+        "hidden_layer_sizes": [500, 500, 2000],
+        "labels": ["all"],
+        "seeds": 3,
+        "inits": {
+            "dbn": {},
+            # Srivastava et al. (2014), section 6.1.1 and appendix B.1:
+            # p = 0.5 hidden, 0.8 input retention, max-norm c in [3, 4].
+            "dbn-dropout": {"init": "dbn", "dropout": 0.5, "input_dropout": 0.2},
+            "he-relu-dropout": {"init": "he", "activation": "relu", "dropout": 0.5,
+                                "input_dropout": 0.2, "max_norm": 3.5,
+                                "learning_rate_init": 0.05},
+            "glorot-relu-dropout": {"init": "glorot", "activation": "relu", "dropout": 0.5,
+                                    "input_dropout": 0.2, "max_norm": 3.5,
+                                    "learning_rate_init": 0.05},
+        },
+        "pretraining": dict(_MNIST_PRETRAINING),
+        "finetuning": dict(_MNIST_FINETUNING),
+        "label_overrides": {},
+        "notes": "Dropout needs long training (Srivastava et al. trained for thousands of "
+                 "epochs); the epoch budget and learning rates are provisional until "
+                 "chosen with --validate. Estimated time on 2 cores: about 4 hours (12 "
+                 "fine-tuning runs of 15 min, 3 pretrainings shareable with the mnist "
+                 "preset through --pretrained-dir).",
+    },
+}
+
+# Settings of the estimators that are not part of a run's configuration.
+_CLASSIFIER_EXCLUDED = ("verbose", "warm_start", "pretrain_n_iter", "pretrain_learning_rate",
+                        "pretrain_batch_size", "pretrain_k", "pretrain_momentum",
+                        "pretrain_weight_decay")
+_DBN_EXCLUDED = ("verbose", "checkpoint_dir")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a study: its key and its full configuration.
+
+    Attributes
+    ----------
+    key : str
+        ``<preset>__init=<init>__depth=<d>__labels=<n>__seed=<s>`` (with
+        ``__validate`` when it measures validation error); the record is
+        ``<key>.json``.
+    preset, init : str
+        Names of the preset and of its init.
+    depth, labels, seed : int
+        Hidden layers, labelled training images, seed.
+    config : dict
+        Plain data: everything the run depends on (data, classifier and
+        pretraining settings).
+    """
+
+    key: str
+    preset: str
+    init: str
+    depth: int
+    labels: int
+    seed: int
+    config: dict = field(repr=False, compare=False)
+
+
+# --------------------------------------------------------------------------- #
+# Planning
+# --------------------------------------------------------------------------- #
+def _resolve_preset(preset, overrides=None):
+    """(name, settings) of a preset given by name or as a dict with a "name"."""
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; the presets are {', '.join(PRESETS)}.")
+        name, settings = preset, copy.deepcopy(PRESETS[preset])
+    elif isinstance(preset, dict):
+        if "name" not in preset:
+            raise ValueError("a custom preset (a dict) needs a 'name', used in the run keys.")
+        settings = copy.deepcopy(preset)
+        name = settings.pop("name")
+        if not name or "__" in name or "/" in name:
+            raise ValueError(f"preset name {name!r} must be non-empty, without '__' or '/'.")
+    else:
+        raise TypeError(f"preset must be a name or a dict; got {type(preset).__name__}.")
+    for path, value in (overrides or {}).items():
+        *parents, last = path.split(".")
+        node = settings
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise ValueError(f"cannot set {path!r}: preset {name!r} has no section {part!r}.")
+            node = node[part]
+        if not parents and last not in settings:
+            raise ValueError(f"cannot set {path!r}: preset {name!r} has no setting {last!r} "
+                             f"(its settings: {', '.join(settings)}).")
+        node[last] = copy.deepcopy(value)
+    return name, settings
+
+
+def parse_overrides(items):
+    """``["finetuning.max_iter=50", ...]`` -> ``{"finetuning.max_iter": 50, ...}``.
+
+    Values are read as JSON (numbers, true/false/null, lists), else kept as
+    strings.
+    """
+    overrides = {}
+    for item in items or ():
+        path, sep, text = item.partition("=")
+        if not sep or not path:
+            raise ValueError(f"expected SECTION.KEY=VALUE, got {item!r}")
+        try:
+            overrides[path.strip()] = json.loads(text)
+        except ValueError:
+            overrides[path.strip()] = text
+    return overrides
+
+
+def _architectures(settings):
+    """{depth: hidden layer sizes} of a preset."""
+    if settings.get("depths") is not None:
+        width = int(settings["width"])
+        return {int(d): [width] * int(d) for d in settings["depths"]}
+    sizes = [int(s) for s in settings["hidden_layer_sizes"]]
+    return {len(sizes): sizes}
+
+
+def _data_config(settings, validate):
+    """The data a preset's runs see: rows of pretraining and of evaluation."""
+    data = settings["data"]
+    name = data["dataset"]
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}.")
+    info = DATASETS[name]
+    n_avail = info["n_train"] - (info["n_validation"] if validate else 0)
+    n_train = data.get("n_train")
+    n_train = n_avail if n_train is None else min(int(n_train), n_avail)
+    return {
+        "dataset": name,
+        "validate": bool(validate),
+        "n_train": n_train,
+        "n_eval": info["n_validation"] if validate else info["n_test"],
+    }
+
+
+def _label_counts(settings, n_train):
+    """[(label setting as written, label count)] without duplicates."""
+    out, seen = [], set()
+    for spec in settings.get("labels", ["all"]):
+        n = n_train if spec == "all" else min(int(spec), n_train)
+        if n < 1:
+            raise ValueError(f"label count {spec!r} must be positive.")
+        if n not in seen:
+            seen.add(n)
+            out.append((spec, n))
+    return out
+
+
+def _lookup(table, spec):
+    """``table[spec]`` with the label count written as int or str."""
+    for k in (spec, str(spec)):
+        if k in table:
+            return table[k]
+    return None
+
+
+def _seed_list(settings, spec, seeds):
+    if seeds is not None:
+        return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    n = settings.get("seeds", 3)
+    if isinstance(n, dict):
+        got = _lookup(n, spec)
+        if got is None:
+            raise ValueError(f"'seeds' gives no number for the label count {spec!r}.")
+        n = got
+    return list(range(int(n)))
+
+
+def _jsonable(obj):
+    """Plain JSON types: tuples to lists, NumPy scalars to Python, NaN/inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
+def _classifier_config(params):
+    """Every setting of DBNClassifier(**params), defaults included."""
+    from .network import DBNClassifier
+
+    full = DBNClassifier(**params).get_params()
+    return _jsonable({k: v for k, v in sorted(full.items()) if k not in _CLASSIFIER_EXCLUDED})
+
+
+def _pretraining_config(params):
+    """Every setting of DBN(**params), defaults included."""
+    from .stack import DBN
+
+    full = DBN(**params).get_params()
+    return _jsonable({k: v for k, v in sorted(full.items()) if k not in _DBN_EXCLUDED})
+
+
+def run_key(preset, init, depth, labels, seed, validate=False):
+    """The key (and record file name, without ``.json``) of a run."""
+    key = f"{preset}__init={init}__depth={depth}__labels={labels}__seed={seed}"
+    return key + "__validate" if validate else key
+
+
+def plan_study(preset="digits", *, validate=False, seeds=None, inits=None, overrides=None):
+    """The runs of a study, in a fixed order.
+
+    Parameters
+    ----------
+    preset : str or dict, default="digits"
+        A name in :data:`PRESETS`, or a dict of the same form with a
+        ``"name"`` (used in the keys).
+    validate : bool, default=False
+        Hold out the last training images of the data set
+        (``DATASETS[...]["n_validation"]``) and measure the error on them
+        instead of on the test set: for choosing hyperparameters.
+    seeds : int or list of int, default=None
+        Seeds to run (an int n: 0 to n - 1) instead of the preset's.
+    inits : list of str, default=None
+        The preset's inits to run (default: all).
+    overrides : dict, default=None
+        Settings changed from the preset's, by dotted path:
+        ``{"finetuning.learning_rate_init": 0.05, "seeds": 2}``.  For
+        hyperparameter search with ``validate=True``; the records then
+        carry the changed configuration (write them to their own folder).
+
+    Returns
+    -------
+    runs : list of Run
+    """
+    name, settings = _resolve_preset(preset, overrides)
+    data = _data_config(settings, validate)
+    variants = settings["inits"]
+    if inits is not None:
+        unknown = [i for i in inits if i not in variants]
+        if unknown:
+            raise ValueError(f"preset {name!r} has no init {unknown}; its inits are "
+                             f"{', '.join(variants)}.")
+        variants = {i: variants[i] for i in inits}
+    runs = []
+    for spec, n_labels in _label_counts(settings, data["n_train"]):
+        label_overrides = _lookup(settings.get("label_overrides", {}), spec) or {}
+        for depth, sizes in _architectures(settings).items():
+            for init_name, init_settings in variants.items():
+                for seed in _seed_list(settings, spec, seeds):
+                    params = {**settings["finetuning"], **label_overrides, **init_settings}
+                    init = params.pop("init", init_name)
+                    params.update(hidden_layer_sizes=list(sizes), random_state=seed)
+                    if init == "dbn":
+                        clf = _classifier_config({**params, "init": "dbn"})
+                        pretraining = _pretraining_config(
+                            {**settings["pretraining"], "hidden_layer_sizes": list(sizes),
+                             "random_state": seed})
+                    else:
+                        clf = _classifier_config({**params, "init": init})
+                        pretraining = None
+                    config = {
+                        "preset": name, "init": init_name, "depth": depth, "labels": n_labels,
+                        "seed": seed, "split": "validation" if validate else "test",
+                        "data": data, "classifier": clf, "pretraining": pretraining,
+                    }
+                    key = run_key(name, init_name, depth, n_labels, seed, validate)
+                    runs.append(Run(key, name, init_name, depth, n_labels, seed, config))
+    return runs
+
+
+# --------------------------------------------------------------------------- #
+# Data
+# --------------------------------------------------------------------------- #
+@functools.lru_cache(maxsize=2)
+def _load_data(dataset, data_home, download, validate, n_train):
+    """(X_train, y_train, X_eval, y_eval), read-only, cached per process."""
+    if dataset == "digits":
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        X, y = load_digits(return_X_y=True)
+        X = (X / 16.0).astype(np.float32)
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=0.3, random_state=0, stratify=y)
+    elif dataset == "mnist":
+        from .datasets import load_mnist
+
+        X_train, y_train, X_test, y_test = load_mnist(data_home, download=download,
+                                                      return_X_y=True)
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}")
+    info = DATASETS[dataset]
+    if len(X_train) != info["n_train"] or len(X_test) != info["n_test"]:
+        raise ValueError(f"{dataset}: expected {info['n_train']}/{info['n_test']} images, "
+                         f"got {len(X_train)}/{len(X_test)}.")
+    if validate:
+        n_fit = len(X_train) - info["n_validation"]
+        X_train, X_test = X_train[:n_fit], X_train[n_fit:]
+        y_train, y_test = y_train[:n_fit], y_train[n_fit:]
+    X_train, y_train = X_train[:n_train], y_train[:n_train]
+    arrays = [np.ascontiguousarray(a) for a in (X_train, y_train, X_test, y_test)]
+    for a in arrays:
+        a.setflags(write=False)
+    return tuple(arrays)
+
+
+def _data_args(data, env):
+    return (data["dataset"], env["data_home"], env["download"], data["validate"],
+            data["n_train"])
+
+
+def _label_rows(y, n_labels, seed):
+    """Class-stratified subset of ``n_labels`` rows drawn with ``seed``; None: all."""
+    if n_labels >= len(y):
+        return None
+    from sklearn.model_selection import train_test_split
+
+    rows, _ = train_test_split(np.arange(len(y)), train_size=n_labels, stratify=y,
+                               random_state=seed)
+    return np.sort(rows)
+
+
+# --------------------------------------------------------------------------- #
+# Tasks (run wherever the backend puts them; they return plain data)
+# --------------------------------------------------------------------------- #
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _versions():
+    import numba
+    import scipy
+    import sklearn
+
+    from ._version import __version__
+
+    return {"dbn": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "numba": numba.__version__, "sklearn": sklearn.__version__,
+            "python": platform.python_version()}
+
+
+def _machine():
+    return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+            "machine": platform.machine(), "processor": platform.processor()}
+
+
+class _Interrupted(KeyboardInterrupt):
+    """A fit stopped by Ctrl-C: its partial model must not become a record."""
+
+
+def _fit_quietly(estimator, *args):
+    """``estimator.fit(*args)`` without ConvergenceWarning; Ctrl-C raises.
+
+    The estimators catch KeyboardInterrupt, keep the epochs done and warn
+    ("interrupted by user"); a study must stop instead of recording them.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("error", message=".*interrupted by user", category=UserWarning)
+        try:
+            return estimator.fit(*args)
+        except UserWarning as exc:
+            if "interrupted by user" in str(exc):
+                raise _Interrupted(str(exc)) from exc
+            raise
+
+
+def _blas_threads(threads):
+    """Context: at most ``threads`` BLAS threads (None: unchanged)."""
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=int(threads), user_api="blas")
+
+
+def _current_blas_threads():
+    from threadpoolctl import threadpool_info
+
+    counts = sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+    return counts[0] if len(counts) == 1 else counts
+
+
+def _pretrain_task(config, env):
+    """Fit the stack of ``config`` (``{"data", "dbn"}``) and return it.
+
+    ``env``: ``data_home``, ``download``, ``threads`` (where and how to run).
+    """
+    from .stack import DBN
+
+    X_train = _load_data(*_data_args(config["data"], env))[0]
+    stack = DBN(**config["dbn"])
+    with _blas_threads(env["threads"]):
+        _fit_quietly(stack, X_train)
+    if getattr(stack, "_interrupted", False):
+        raise _Interrupted("pretraining interrupted")  # a partial stack is no result
+    return stack
+
+
+def _truncated(stack, depth):
+    """The fitted stack's first ``depth`` layers, as a fitted DBN.
+
+    Greedy pretraining trains layer i from the seed drawn i-th and the layers
+    below it only, so this is the stack that fitting ``depth`` layers would
+    give (checked in the tests).
+    """
+    if depth == len(stack.rbms_):
+        return stack
+    sub = copy.copy(stack)
+    sub.hidden_layer_sizes = tuple(stack.hidden_layer_sizes)[:depth]
+    sub.rbms_ = list(stack.rbms_[:depth])
+    sub.history_ = list(stack.history_[:depth])
+    sub.fit_time_ = list(stack.fit_time_[:depth])
+    return sub
+
+
+def _run_task(key, config, env, stack=None):
+    """Fit one run and return its record (a dict of plain data)."""
+    with _blas_threads(env["threads"]):
+        return _run(key, config, env, stack)
+
+
+def _run(key, config, env, stack):
+    from .network import DBNClassifier
+
+    started, t0 = _now(), time.perf_counter()
+    data = config["data"]
+    X_train, y_train, X_eval, y_eval = _load_data(*_data_args(data, env))
+    rows = _label_rows(y_train, config["labels"], config["seed"])
+    X_fit, y_fit = (X_train, y_train) if rows is None else (X_train[rows], y_train[rows])
+    params = dict(config["classifier"])
+    pretraining_time, history = 0.0, []
+    if params["init"] == "dbn":
+        if stack is None:
+            raise ValueError(f"{key}: init='dbn' needs its pretrained stack.")
+        stack = _truncated(stack, config["depth"])
+        params["init"] = stack
+        pretraining_time = float(sum(stack.fit_time_))
+        history = stack.history_
+    params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    clf = DBNClassifier(**params)
+    record = {"key": key, "format": RECORD_FORMAT, "status": "ok", "config": config}
+    t_fit = time.perf_counter()
+    try:
+        _fit_quietly(clf, X_fit, y_fit)
+    except FloatingPointError as exc:
+        # A diverged run is a result (too high a learning rate), not a crash.
+        record.update(status="diverged", message=str(exc))
+    finetune_time = time.perf_counter() - t_fit
+    error = train_error = None
+    if record["status"] == "ok":
+        error = 1.0 - float(clf.score(X_eval, y_eval))
+        train_error = 1.0 - float(clf.score(X_fit, y_fit))
+    record.update({
+        "test_error": None if data["validate"] else error,
+        "validation_error": error if data["validate"] else None,
+        "train_error": train_error,
+        "n_iter": int(clf.n_iter_),
+        "loss_curve": [float(v) for v in clf.loss_curve_],
+        "validation_scores": (None if clf.validation_scores_ is None
+                              else [float(v) for v in clf.validation_scores_]),
+        "gradient_norms": np.asarray(clf.gradient_norms_, dtype=float).tolist(),
+        "pretraining_history": history,
+        "pretraining_time": pretraining_time,
+        "finetune_time": finetune_time,
+        "wall_time": time.perf_counter() - t0 + pretraining_time,
+        "started": started,
+        "finished": _now(),
+        "versions": _versions(),
+        "machine": _machine(),
+        "blas_threads": _current_blas_threads(),
+    })
+    return _jsonable(record)
+
+
+def _call(index, fn, *args):
+    return index, fn(*args)
+
+
+# --------------------------------------------------------------------------- #
+# Backends: iterate over (index, result) as tasks finish
+# --------------------------------------------------------------------------- #
+def _joblib_as_completed(calls, n_jobs):
+    from joblib import Parallel, delayed
+
+    if not calls:
+        return
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    yield from parallel(delayed(_call)(i, fn, *args) for i, (fn, args) in enumerate(calls))
+
+
+def _dask_client(scheduler, n_jobs):
+    """(client, close): a Client for ``scheduler`` (an address, a Client or None)."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ImportError(
+            "backend='dask' needs dask.distributed, an optional dependency: "
+            "pip install 'deepbelief[dask]' (or pip install 'dask[distributed]')."
+        ) from exc
+    if isinstance(scheduler, Client):
+        return scheduler, lambda: None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=max(1, n_jobs), threads_per_worker=1)
+        client = Client(cluster)
+
+        def close():
+            client.close()
+            cluster.close()
+
+        return client, close
+    client = Client(scheduler)
+    return client, client.close
+
+
+def _dask_as_completed(calls, client):
+    from dask.distributed import as_completed
+
+    if not calls:
+        return
+    scattered = {}  # large arguments (stacks) are sent once, not per task
+
+    def arg(a):
+        if isinstance(a, (str, dict)):
+            return a
+        if id(a) not in scattered:
+            scattered[id(a)] = client.scatter(a, broadcast=False)
+        return scattered[id(a)]
+
+    futures = [client.submit(_call, i, fn, *[arg(a) for a in args], pure=False)
+               for i, (fn, args) in enumerate(calls)]
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+
+
+# --------------------------------------------------------------------------- #
+# Records and the pretrained stacks on disk
+# --------------------------------------------------------------------------- #
+def _write_atomic(path, write):
+    """Write through a temporary file in the same folder, then os.replace."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_record(out, record):
+    data = json.dumps(record, indent=1, allow_nan=False).encode()
+    _write_atomic(Path(out) / f"{record['key']}.json", lambda f: f.write(data))
+
+
+def _read_record(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"{path}: unreadable record ({exc}); the run is done again.",
+                      RuntimeWarning, stacklevel=3)
+        return None
+
+
+def load_records(results_dir):
+    """Every record (``*.json`` with a ``key``) of a study's folder, sorted by key.
+
+    Records in the folder's immediate subfolders are read too, so a folder
+    holding several studies (``results/mnist``, ``results/mnist-labels``,
+    ...) gives one report of all.
+
+    Parameters
+    ----------
+    results_dir : str or path-like
+
+    Returns
+    -------
+    records : list of dict
+    """
+    records, folder = [], Path(results_dir)
+    paths = sorted(folder.glob("*.json"), key=lambda p: p.name)
+    paths += sorted(folder.glob("*/*.json"), key=lambda p: p.name)
+    seen = set()
+    for path in paths:
+        rec = _read_record(path)
+        if isinstance(rec, dict) and "key" in rec and "config" in rec and rec["key"] not in seen:
+            seen.add(rec["key"])
+            records.append(rec)
+    return sorted(records, key=lambda r: r["key"])
+
+
+def comparable_record(record):
+    """The record without its timing fields (:data:`TIMING_FIELDS`, epoch times).
+
+    Two runs of the same configuration give equal comparable records,
+    whichever backend or number of jobs ran them.
+    """
+    rec = {k: v for k, v in record.items() if k not in TIMING_FIELDS}
+    rec["pretraining_history"] = [
+        {k: v for k, v in layer.items() if k != "time"} for layer in record.get(
+            "pretraining_history") or []]
+    return rec
+
+
+def _same_config(old, new):
+    """Equal on every setting both name (a setting added later is not a change)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return all(_same_config(old[k], new[k]) for k in old.keys() & new.keys())
+    return old == new
+
+
+def _stack_file(config):
+    """File name of a pretrained stack: readable, and unique to its settings."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
+    dbn = config["dbn"]
+    sizes = "-".join(str(s) for s in dbn["hidden_layer_sizes"])
+    split = "__validate" if config["data"]["validate"] else ""
+    return (f"dbn__{config['data']['dataset']}__sizes={sizes}__seed={dbn['random_state']}"
+            f"{split}__{digest}.pkl")
+
+
+def _load_stack(path, config):
+    try:
+        with open(path, "rb") as f:
+            saved = pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # stale pickle format, truncated file, ...
+        warnings.warn(f"{path}: cannot reuse this pretrained stack ({exc}); pretraining again.",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    return saved["stack"] if saved.get("config") == config else None
+
+
+def _save_stack(path, config, stack):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, lambda f: pickle.dump({"config": config, "stack": stack}, f,
+                                              protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _stack_plan(runs):
+    """Stacks to pretrain, and for each DBN run the stack it starts from.
+
+    Runs share a stack when their data and pretraining settings agree but
+    for the depth, and each is the first layers of the deepest one.
+    Settings given per layer (lists) are not shared across depths.
+    """
+    groups = {}
+    for run in runs:
+        pre = run.config["pretraining"]
+        if pre is None:
+            continue
+        per_layer = any(isinstance(v, list) for k, v in pre.items() if k != "hidden_layer_sizes")
+        sizes = tuple(pre["hidden_layer_sizes"])
+        rest = {k: v for k, v in pre.items() if k != "hidden_layer_sizes"}
+        gkey = json.dumps([run.config["data"], rest, sizes if per_layer else None],
+                          sort_keys=True)
+        groups.setdefault(gkey, []).append((sizes, run, run.config["data"], rest))
+    stacks, run_stack = {}, {}
+    for members in groups.values():
+        chosen = []
+        for sizes, _, _, _ in sorted(members, key=lambda m: -len(m[0])):
+            if not any(c[:len(sizes)] == sizes for c in chosen):
+                chosen.append(sizes)
+        for sizes, run, data, rest in members:
+            top = next(c for c in chosen if c[:len(sizes)] == sizes)
+            config = {"data": {k: data[k] for k in ("dataset", "validate", "n_train")},
+                      "dbn": {**rest, "hidden_layer_sizes": list(top)}}
+            name = _stack_file(config)
+            stacks[name] = config
+            run_stack[run.key] = name
+    return stacks, run_stack
+
+
+# --------------------------------------------------------------------------- #
+# The driver
+# --------------------------------------------------------------------------- #
+def _duration(seconds):
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+class _Progress:
+    """One line per finished task: elapsed time and an estimate of what is left."""
+
+    def __init__(self, total, verbose):
+        self.total, self.done, self.verbose = total, 0, verbose
+        self.t0 = time.perf_counter()
+        self.width = len(str(total))
+
+    def __call__(self, what):
+        self.done += 1
+        if not self.verbose:
+            return
+        elapsed = time.perf_counter() - self.t0
+        left = elapsed / self.done * (self.total - self.done)
+        print(f"[{self.done:>{self.width}}/{self.total}] {what}; elapsed {_duration(elapsed)}, "
+              f"about {_duration(left)} left", flush=True)
+
+
+def _describe(record):
+    if record["status"] != "ok":
+        return f"{record['key']}  {record['status'].upper()}"
+    split = record["config"]["split"]
+    error = record["validation_error"] if split == "validation" else record["test_error"]
+    return (f"{record['key']}  {split} error {100 * error:.2f}%  "
+            f"(fine-tuning {record['finetune_time']:.1f} s)")
+
+
+def run_study(preset="digits", out=None, *, data_home=None, download=False, validate=False,
+              seeds=None, inits=None, overrides=None, n_jobs=1, threads=None, backend="joblib",
+              scheduler=None, pretrained_dir=None, rerun_changed=False, report=True, dry_run=False,
+              verbose=True):
+    """Run a study, or what is left of it, writing one JSON record per run.
+
+    Parameters
+    ----------
+    preset : str or dict, default="digits"
+        A name in :data:`PRESETS` or a dict of the same form with a "name".
+    out : str or path-like, default=None
+        Output folder (created). Default: ``results/<preset>`` (with
+        ``-validate`` when ``validate``).
+    data_home : str or path-like, default=None
+        Folder of the MNIST files (default: ``$DBN_DATA_HOME``); it must
+        exist where the tasks run.
+    download : bool, default=False
+        Let :func:`~dbn.datasets.load_mnist` fetch MNIST from OpenML.
+    validate : bool, default=False
+        Measure the error on held-out training images (the last
+        ``DATASETS[...]["n_validation"]``) instead of the test set.
+    seeds : int or list of int, default=None
+        Seeds to run instead of the preset's (an int n: 0 to n - 1).
+    inits : list of str, default=None
+        The preset's inits to run (default: all).
+    overrides : dict, default=None
+        Settings changed from the preset's (see :func:`plan_study`).
+    n_jobs : int, default=1
+        Parallel runs with joblib (each run uses the BLAS threads it gets),
+        or the number of workers of the LocalCluster that ``backend="dask"``
+        starts when no ``scheduler`` is given.
+    threads : int, default=None
+        BLAS threads of each run (default: the preset's ``threads``, else
+        the library default).  Results do not depend on it.
+    backend : {"joblib", "dask"}, default="joblib"
+        Where runs execute.
+    scheduler : str or dask.distributed.Client, default=None
+        Address of the Dask scheduler (``backend="dask"``).
+    pretrained_dir : str or path-like, default=None
+        Where fitted stacks are kept (default ``<out>/pretrained``); a folder
+        shared between studies lets them reuse each other's pretraining.
+    rerun_changed : bool, default=False
+        Run again the runs whose record has another configuration (else
+        such a record raises a ValueError).
+    report : bool, default=True
+        Write the report (:func:`dbn.report.write_report`) at the end.
+    dry_run : bool, default=False
+        Only print the plan.
+    verbose : bool, default=True
+        Print the plan and one line per finished run.
+
+    Returns
+    -------
+    records : list of dict
+        The records of every run of the plan (loaded or new), in plan order;
+        only finished ones after ``dry_run``.
+    """
+    name, settings = _resolve_preset(preset, overrides)
+    if backend not in ("joblib", "dask"):
+        raise ValueError(f"backend must be 'joblib' or 'dask'; got {backend!r}.")
+    runs = plan_study(preset, validate=validate, seeds=seeds, inits=inits, overrides=overrides)
+    out = Path(out if out is not None else Path("results") / (name + ("-validate" if validate
+                                                                          else "")))
+    if data_home is None:
+        data_home = os.environ.get("DBN_DATA_HOME") or None
+    env = {"data_home": None if data_home is None else os.fspath(data_home),
+           "download": bool(download),
+           "threads": threads if threads is not None else settings.get("threads")}
+    stack_dir = Path(pretrained_dir) if pretrained_dir is not None else out / "pretrained"
+    if not dry_run:
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in (*out.glob(".*.tmp"), *stack_dir.glob(".*.tmp")):
+            stale.unlink()  # left by a killed process between write and rename
+
+    records, todo = {}, []
+    for run in runs:
+        rec = _read_record(out / f"{run.key}.json")
+        if rec is None:
+            todo.append(run)
+        elif _same_config(rec.get("config"), run.config):
+            records[run.key] = rec
+        elif rerun_changed:
+            todo.append(run)
+        else:
+            raise ValueError(
+                f"{out / (run.key + '.json')} was made with another configuration than "
+                f"preset {name!r} now gives; write to another folder, or pass "
+                "rerun_changed=True (--rerun-changed) to run it again.")
+    stacks, run_stack = _stack_plan(todo)
+    loaded = {}
+    for fname, config in stacks.items():
+        stack = _load_stack(stack_dir / fname, config)
+        if stack is not None:
+            loaded[fname] = stack
+    to_pretrain = [f for f in stacks if f not in loaded]
+    if verbose:
+        print(f"study {name!r} in {out}: {len(runs)} runs, {len(records)} finished, "
+              f"{len(todo)} to run; {len(stacks)} pretrained stack(s) needed, "
+              f"{len(loaded)} found in {stack_dir}"
+              + (f"; backend {backend}" if backend == "dask" else f"; n_jobs={n_jobs}"),
+              flush=True)
+        if dry_run:
+            for run in runs:
+                print(f"  {'done' if run.key in records else 'todo'}  {run.key}")
+    if dry_run:
+        return [records[r.key] for r in runs if r.key in records]
+    if todo:
+        if backend == "joblib":
+            # Check the data once here: a missing MNIST fails now, not in every
+            # task.  (A Dask cluster reads it where its workers run.)
+            _load_data(*_data_args(todo[0].config["data"], env))
+
+        client, close = None, lambda: None
+        if backend == "dask":
+            client, close = _dask_client(scheduler, n_jobs)
+
+        def as_completed(calls):
+            if backend == "dask":
+                return _dask_as_completed(calls, client)
+            return _joblib_as_completed(calls, n_jobs)
+
+        progress = _Progress(len(to_pretrain) + len(todo), verbose)
+
+        def finished(record):
+            _write_record(out, record)
+            records[record["key"]] = record
+            progress(_describe(record))
+
+        try:
+            # Phase 1: the pretrainings, and the random-init runs beside them.
+            random_runs = [r for r in todo if r.key not in run_stack]
+            calls = [(_pretrain_task, (stacks[f], env)) for f in to_pretrain]
+            calls += [(_run_task, (r.key, r.config, env)) for r in random_runs]
+            for i, result in as_completed(calls):
+                if i < len(to_pretrain):
+                    fname = to_pretrain[i]
+                    _save_stack(stack_dir / fname, stacks[fname], result)
+                    loaded[fname] = result
+                    progress(f"pretrained {fname} in {sum(result.fit_time_):.1f} s")
+                else:
+                    finished(result)
+            # Phase 2: fine-tuning from the pretrained stacks.
+            dbn_runs = [r for r in todo if r.key in run_stack]
+            calls = [(_run_task, (r.key, r.config, env, loaded[run_stack[r.key]]))
+                     for r in dbn_runs]
+            for _, result in as_completed(calls):
+                finished(result)
+        except KeyboardInterrupt:
+            if verbose:
+                print(f"interrupted: {len(records)} of {len(runs)} runs are recorded in {out}; "
+                      "run the same command again to finish the others.", flush=True)
+            raise
+        finally:
+            close()
+    result = [records[r.key] for r in runs]
+    if report:
+        from .report import write_report
+
+        path = write_report(out)
+        if verbose:
+            print(f"report: {path}", flush=True)
+    return result

@@ -1,0 +1,315 @@
+"""Tests of dbn.study (the runner), dbn.report and the study/report subcommands."""
+
+import csv
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+from dbn import DBN, study
+from dbn import _network as engine
+from dbn.__main__ import main
+from dbn.report import PUBLISHED, write_report
+from dbn.study import PRESETS, comparable_record, load_records, plan_study, run_study
+
+# A study small enough for a test: 2 depths x 2 label counts x 2 inits x 2
+# seeds on 300 digits, one pretraining epoch, two fine-tuning epochs.
+TINY = {
+    "name": "tiny",
+    "data": {"dataset": "digits", "n_train": 300},
+    "width": 16,
+    "depths": [1, 2],
+    "labels": [60, "all"],
+    "seeds": 2,
+    "inits": {"dbn": {}, "normal": {}},
+    "pretraining": {"n_iter": 1, "batch_size": 20},
+    "finetuning": {"max_iter": 2, "batch_size": 20, "learning_rate_init": 0.1},
+    "threads": 1,
+}
+N_RUNS = 16
+
+RECORD_FIELDS = {
+    "key", "config", "status", "test_error", "validation_error", "train_error", "loss_curve",
+    "validation_scores", "gradient_norms", "n_iter", "pretraining_time", "pretraining_history",
+    "finetune_time", "wall_time", "versions", "machine", "started", "finished",
+}
+
+
+def _tmp_files(folder):
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """The tiny study run once with n_jobs=1: (folder, records)."""
+    out = tmp_path_factory.mktemp("tiny")
+    records = run_study(TINY, out, report=False, verbose=False)
+    return out, records
+
+
+def test_plan_keys_and_grid():
+    runs = plan_study(TINY)
+    assert len(runs) == N_RUNS == len({r.key for r in runs})
+    assert runs[0].key == "tiny__init=dbn__depth=1__labels=60__seed=0"
+    assert {r.labels for r in runs} == {60, 300}
+    # The same seed gives the same fine-tuning settings to both inits.
+    a, b = [r for r in runs if r.depth == 2 and r.labels == 60 and r.seed == 1]
+    assert {k: v for k, v in a.config["classifier"].items() if k != "init"} == \
+        {k: v for k, v in b.config["classifier"].items() if k != "init"}
+    assert b.config["pretraining"] is None and a.config["pretraining"]["random_state"] == 1
+
+
+def test_plan_of_the_presets():
+    assert len(plan_study("digits")) == 9
+    labels = plan_study("mnist-labels")
+    per_count = {n: len({r.seed for r in labels if r.labels == n}) for n in (100, 1000)}
+    assert min(per_count.values()) >= 5
+    assert {r.labels for r in labels} == {100, 1000, 10000, 60000}
+    # --validate: the last 10,000 training images are held out.
+    val = plan_study("mnist-labels", validate=True)
+    assert {r.labels for r in val} == {100, 1000, 10000, 50000}
+    assert all(r.key.endswith("__validate") and r.config["split"] == "validation" for r in val)
+    depth = plan_study("mnist-depth")
+    assert {r.depth for r in depth} == {1, 2, 3, 4, 5}
+    assert plan_study("mnist", seeds=1, inits=["dbn"])[0].key == \
+        "mnist__init=dbn__depth=3__labels=60000__seed=0"
+    with pytest.raises(ValueError, match="no init"):
+        plan_study("mnist", inits=["nope"])
+    for preset in PRESETS.values():  # plain data, readable by the report
+        json.dumps(preset)
+
+
+def test_overrides_change_the_configuration():
+    assert study.parse_overrides(["finetuning.max_iter=7", "seeds=1", "data.x=abc"]) == \
+        {"finetuning.max_iter": 7, "seeds": 1, "data.x": "abc"}
+    runs = plan_study("mnist", validate=True, inits=["dbn"],
+                      overrides={"finetuning.learning_rate_init": 0.05, "seeds": 1,
+                                 "pretraining.n_iter": 10})
+    assert len(runs) == 1
+    assert runs[0].config["classifier"]["learning_rate_init"] == 0.05
+    assert runs[0].config["pretraining"]["n_iter"] == 10
+    assert PRESETS["mnist"]["finetuning"]["learning_rate_init"] == 0.1  # unchanged
+    with pytest.raises(ValueError, match="no section 'finetunig'"):
+        plan_study("mnist", overrides={"finetunig.max_iter": 3})
+    with pytest.raises(ValueError, match="no setting 'seed'"):
+        plan_study("mnist", overrides={"seed": 3})
+
+
+def test_records_have_the_documented_fields(tiny_study):
+    out, records = tiny_study
+    assert len(records) == N_RUNS
+    files = sorted(p.name for p in out.glob("*.json"))
+    assert files == sorted(r.key + ".json" for r in plan_study(TINY))
+    for rec in load_records(out):
+        assert RECORD_FIELDS <= set(rec)
+        c = rec["config"]
+        assert rec["status"] == "ok"
+        assert 0.0 <= rec["test_error"] <= 1.0 and rec["validation_error"] is None
+        assert rec["n_iter"] == len(rec["loss_curve"]) == 2
+        norms = np.asarray(rec["gradient_norms"])
+        assert norms.shape == (rec["n_iter"], c["depth"] + 1) and (norms > 0).all()
+        assert set(rec["versions"]) >= {"dbn", "numpy", "scipy", "numba", "sklearn"}
+        assert set(rec["machine"]) >= {"cpu_count", "platform"}
+        assert rec["blas_threads"] == 1  # the preset's "threads"
+        assert rec["started"] <= rec["finished"]
+        assert c["classifier"]["hidden_layer_sizes"] == [16] * c["depth"]
+        if c["init"] == "dbn":
+            assert len(rec["pretraining_history"]) == c["depth"]
+            assert rec["pretraining_time"] > 0
+        else:
+            assert rec["pretraining_history"] == [] and rec["pretraining_time"] == 0
+    # One pretraining per seed, shared by both depths and both label counts.
+    assert len(list((out / "pretrained").glob("*.pkl"))) == 2
+    assert not _tmp_files(out)
+
+
+def test_rerun_skips_finished_runs(tiny_study, monkeypatch):
+    out, records = tiny_study
+
+    def refit(*args, **kwargs):
+        raise AssertionError("a finished run was fitted again")
+
+    monkeypatch.setattr(study, "_run_task", refit)
+    monkeypatch.setattr(study, "_pretrain_task", refit)
+    again = run_study(TINY, out, report=False, verbose=False)
+    assert again == records
+
+
+def test_changed_configuration_is_not_skipped(tiny_study, tmp_path):
+    out, _ = tiny_study
+    keys = [r.key for r in plan_study(TINY, seeds=[0], inits=["normal"])]
+    for key in keys:
+        shutil.copy(out / f"{key}.json", tmp_path)
+    changed = {**TINY, "finetuning": {**TINY["finetuning"], "max_iter": 1}}
+    with pytest.raises(ValueError, match="another configuration"):
+        run_study(changed, tmp_path, seeds=[0], inits=["normal"], report=False, verbose=False)
+    records = run_study(changed, tmp_path, seeds=[0], inits=["normal"], rerun_changed=True,
+                        report=False, verbose=False)
+    assert [r["n_iter"] for r in records] == [1] * len(keys)
+
+
+def test_shared_stack_is_the_shallower_stack():
+    # Depths share one pretraining: the first d layers of the deeper stack
+    # are what fitting d layers gives.
+    X = study._load_data(*study._data_args(plan_study(TINY)[0].config["data"],
+                                           {"data_home": None, "download": False}))[0]
+    deep = DBN((16, 12, 8), n_iter=2, random_state=3).fit(X)
+    for depth in (1, 2):
+        sub = study._truncated(deep, depth)
+        direct = DBN((16, 12, 8)[:depth], n_iter=2, random_state=3).fit(X)
+        np.testing.assert_array_equal(sub.transform(X), direct.transform(X))
+        assert len(sub.rbms_) == depth and len(deep.rbms_) == 3
+
+
+def test_interrupted_study_keeps_finished_records(tmp_path, monkeypatch):
+    # Ctrl-C in the 3rd fine-tuning: the classifier catches it and keeps a
+    # partial model; the study must stop without recording that model.
+    original, calls = engine.train, []
+
+    def train(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "train", train)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(TINY, tmp_path, report=False, verbose=False)
+    first = {p.name: p.read_bytes() for p in tmp_path.glob("*.json")}
+    assert len(first) == 2
+    assert all(json.loads(b)["status"] == "ok" for b in first.values())
+    assert not _tmp_files(tmp_path)
+
+    monkeypatch.setattr(engine, "train", original)
+    records = run_study(TINY, tmp_path, report=False, verbose=False)
+    assert len(records) == N_RUNS == len(list(tmp_path.glob("*.json")))
+    assert all((tmp_path / name).read_bytes() == data for name, data in first.items())
+
+
+def test_diverged_run_is_recorded_as_such(tmp_path):
+    bad = {**TINY, "finetuning": {**TINY["finetuning"], "learning_rate_init": 1e12}}
+    records = run_study(bad, tmp_path, seeds=[0], inits=["normal"], report=False,
+                        verbose=False)
+    assert {r["status"] for r in records} == {"diverged"}
+    assert all(r["test_error"] is None and "non-finite" in r["message"] for r in records)
+    text = write_report(tmp_path, figures=False).read_text()
+    assert "did not finish (4)" in text
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    def write(f):
+        f.write(b'{"key": ')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        study._write_atomic(tmp_path / "run.json", write)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _assert_same_records(a, b):
+    assert [r["key"] for r in a] == [r["key"] for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        assert comparable_record(ra) == comparable_record(rb), ra["key"]
+
+
+def test_joblib_parallel_gives_the_same_records(tiny_study, tmp_path):
+    _, records = tiny_study
+    # Seed 0 only: starting the worker processes is most of the time.
+    parallel = run_study(TINY, tmp_path, seeds=[0], n_jobs=2, report=False, verbose=False)
+    _assert_same_records([r for r in records if r["config"]["seed"] == 0], parallel)
+
+
+def test_dask_local_cluster_gives_the_same_records(tiny_study, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    _, records = tiny_study
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            got = run_study(TINY, tmp_path, seeds=[0], backend="dask",
+                            scheduler=client.scheduler.address, report=False, verbose=False)
+    _assert_same_records([r for r in records if r["config"]["seed"] == 0], got)
+
+
+def test_dask_missing_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(ImportError, match=r"deepbelief\[dask\]"):
+        study._dask_client(None, 1)
+
+
+def test_report_writes_tables_and_figures(tiny_study, tmp_path):
+    out, records = tiny_study
+    for p in out.glob("*.json"):
+        shutil.copy(p, tmp_path)
+    path = write_report(tmp_path)
+    assert path == tmp_path / "report.md"
+    with open(tmp_path / "errors.csv") as f:
+        errors = list(csv.DictReader(f))
+    assert len(errors) == N_RUNS
+    with open(tmp_path / "summary.csv") as f:
+        summary = list(csv.DictReader(f))
+    assert len(summary) == N_RUNS // 2  # configurations: 2 seeds each
+    assert all(row["n"] == "2" and row["seed_0"] and row["seed_1"] for row in summary)
+    row = summary[0]
+    seeds = [float(row["seed_0"]), float(row["seed_1"])]
+    assert float(row["mean_error_pct"]) == pytest.approx(np.mean(seeds), abs=1e-3)
+    assert float(row["sd_error_pct"]) == pytest.approx(np.std(seeds, ddof=1), abs=1e-3)
+    for name in ("errors", "depth", "labels", "gradients", "learning"):
+        assert (tmp_path / f"{name}_tiny.png").stat().st_size > 1000
+    text = path.read_text()
+    assert "errors_tiny.png" in text and "Hinton & Salakhutdinov 2006" in text
+
+
+def test_report_without_matplotlib(tiny_study, tmp_path, monkeypatch):
+    out, _ = tiny_study
+    for p in list(out.glob("*.json"))[:3]:
+        shutil.copy(p, tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    text = write_report(tmp_path).read_text()
+    assert "matplotlib is not installed" in text
+    assert not list(tmp_path.glob("*.png"))
+    assert (tmp_path / "summary.csv").exists()
+
+
+def test_published_numbers():
+    yell = [p for p in PUBLISHED if p["source"] == "yell/boltzmann-machines"]
+    assert {(p["labels"], p["test_error"]) for p in yell} >= {(100, 18.3), (100, 23.98)}
+    assert all(p["reference"] for p in PUBLISHED)
+
+
+def test_cli_study_help_lists_presets(capsys):
+    with pytest.raises(SystemExit):
+        main(["study", "--help"])
+    text = capsys.readouterr().out
+    for name in PRESETS:
+        assert name in text
+    assert "--n-jobs" in text and "--validate" in text and "--scheduler" in text
+
+
+def test_cli_study_dry_run(tmp_path, capsys):
+    assert main(["study", "--preset", "digits", "--out", str(tmp_path), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "9 runs, 0 finished, 9 to run" in text
+    assert "digits__init=glorot__depth=2__labels=1257__seed=2" in text
+
+
+def test_cli_report_of_a_folder_of_studies(tiny_study, tmp_path, capsys):
+    out, _ = tiny_study
+    (tmp_path / "tiny").mkdir()
+    for p in list(out.glob("*.json"))[:4]:
+        shutil.copy(p, tmp_path / "tiny")
+    assert main(["report", str(tmp_path), "--no-figures"]) == 0
+    assert (tmp_path / "report.md").exists() and not list(tmp_path.glob("*.png"))
+    with open(tmp_path / "errors.csv") as f:
+        assert len(list(csv.DictReader(f))) == 4
+
+
+def test_bare_command_still_runs_the_demo(monkeypatch):
+    import dbn.__main__ as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_demo", lambda args: seen.append(args) or 0)
+    assert main([]) == 0
+    assert main(["--seeds", "2"]) == 0 and seen[-1].seeds == 2
+    assert main(["demo", "--n-iter", "3"]) == 0 and seen[-1].n_iter == 3
