@@ -39,7 +39,6 @@ CPU count, library versions and BLAS thread pools.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import numpy as np  # noqa: E402
 import threadpoolctl  # noqa: E402
+from _common import default_data_home, loadavg, machine_info  # noqa: E402
 from sklearn.neural_network import BernoulliRBM as SklearnRBM  # noqa: E402
 
 from dbn.datasets import load_mnist  # noqa: E402
@@ -210,55 +210,6 @@ def compile_times():
     return out
 
 
-def machine_info():
-    import numba
-    import scipy
-    import sklearn
-
-    pools = [
-        {
-            key: pool.get(key)
-            for key in ("user_api", "internal_api", "prefix", "version", "num_threads",
-                        "threading_layer", "architecture", "filepath")
-        }
-        for pool in threadpoolctl.threadpool_info()
-    ]
-    info = {
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-        else None,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "numba": numba.__version__,
-        "sklearn": sklearn.__version__,
-        "threadpools": pools,
-    }
-    try:
-        from dbn import _blas
-
-        info["dbn_blas_library"] = _blas.BLAS_LIBRARY
-    except ImportError:
-        pass
-    return info
-
-
-def _loadavg():
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def default_data_home():
-    env = os.environ.get("DBN_DATA_HOME")
-    if env:
-        return env
-    return str(REPO_ROOT.parent / "shared" / "data" / "mnist")
-
-
 def print_table(results):
     header = (
         f"{'batch':>6} {'dbn s':>9} {'sklearn s':>10} {'floor s':>9} "
@@ -309,7 +260,7 @@ def main(argv=None):
     print(f"MNIST: X {X.shape} {X.dtype} from {args.data_home}")
 
     info = machine_info()
-    info["loadavg_before"] = _loadavg()
+    info["loadavg_before"] = loadavg()
     if info["loadavg_before"] is not None and info["loadavg_before"][0] > 0.5:
         # Other work on the cores makes BLAS threads wait on each other:
         # ratios measured then say little about the code.
@@ -337,7 +288,7 @@ def main(argv=None):
         results = time_epochs(X, args.batch_sizes, args.repeats)
     # Thread pools may have been loaded by the fits (Numba's, SciPy's BLAS).
     info["threadpools_after"] = machine_info()["threadpools"]
-    info["loadavg_after"] = _loadavg()
+    info["loadavg_after"] = loadavg()
     print()
     print_table(results)
 

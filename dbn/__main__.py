@@ -88,7 +88,8 @@ def _pretraining_vs_random(args, X_train, X_test, y_train, y_test):
     contenders = [
         ("DBNClassifier init='dbn' (pretrained)", lambda s: DBNClassifier(sizes, init="dbn", random_state=s)),
         ("DBNClassifier init='glorot'", lambda s: DBNClassifier(sizes, init="glorot", random_state=s)),
-        ("DBNClassifier init='normal' (0.1*randn)", lambda s: DBNClassifier(sizes, init="normal", random_state=s)),
+        ("DBNClassifier init='normal' (0.1*randn)",
+         lambda s: DBNClassifier(sizes, init="normal", random_state=s)),
         ("MLPClassifier (relu, adam; sklearn defaults)",
          lambda s: MLPClassifier(sizes, random_state=s)),
     ]

@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 from . import _network as engine
 from ._persistence import PickleStampMixin
 from .exceptions import DivergenceError, check_finite_output, largest_magnitude
-from .stack import DBN
+from .stack import DBN, check_layer_sizes
 
 __all__ = ["DBNClassifier", "DBNRegressor", "RANDOM_INITS"]
 
@@ -106,7 +106,9 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
         "pretrain_learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), list, tuple],
         "pretrain_batch_size": [Interval(numbers.Integral, 1, None, closed="left"), list, tuple],
         "pretrain_k": [Interval(numbers.Integral, 1, None, closed="left"), list, tuple],
-        "pretrain_momentum": [Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"hinton"}), list, tuple],
+        "pretrain_momentum": [
+            Interval(numbers.Real, 0, 1, closed="left"), StrOptions({"hinton"}), list, tuple,
+        ],
         "pretrain_weight_decay": [Interval(numbers.Real, 0, None, closed="left"), list, tuple],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -117,13 +119,7 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ #
     def _hidden_sizes(self):
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if sizes.ndim != 1 or sizes.size == 0 or not np.issubdtype(sizes.dtype, np.integer) or (sizes < 1).any():
-            raise ValueError(
-                "hidden_layer_sizes must be a non-empty sequence of positive integers; "
-                f"got {self.hidden_layer_sizes!r}."
-            )
-        return [int(s) for s in sizes]
+        return check_layer_sizes(self.hidden_layer_sizes)
 
     def _validate_init(self):
         if self.activation == "relu" and (isinstance(self.init, DBN) or self.init == "dbn"):
@@ -303,6 +299,7 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
                 "fine-tuning epoch(s); the model keeps them (fit again with warm_start=True to "
                 "continue).",
                 UserWarning,
+                stacklevel=2,
             )
             return self
         if result.stopped == "diverged":
@@ -321,6 +318,7 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         return self
 

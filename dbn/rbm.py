@@ -27,8 +27,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _rbm_kernels as K
 from ._blas import BLAS_KIND
 from ._persistence import PickleStampMixin
-from .exceptions import DivergenceError, check_finite_output, largest_magnitude
 from ._rng import new_state
+from .exceptions import DivergenceError, check_finite_output, largest_magnitude
 
 __all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
 
@@ -59,7 +59,9 @@ def _momentum_at(momentum, epoch):
 def _check_momentum(momentum):
     if isinstance(momentum, str):
         if momentum != "hinton":
-            raise ValueError(f"momentum must be a float in [0, 1), a sequence of them, or 'hinton'; got {momentum!r}.")
+            raise ValueError(
+                f"momentum must be a float in [0, 1), a sequence of them, or 'hinton'; got {momentum!r}."
+            )
         return
     values = [momentum] if isinstance(momentum, numbers.Real) else list(momentum)
     if len(values) == 0:
@@ -86,6 +88,7 @@ def _interruptible(fit_epochs, *args):
             f"{type(estimator).__name__}: training interrupted by user after "
             f"{estimator.n_iter_} epoch(s); the model keeps them.",
             UserWarning,
+            stacklevel=2,
         )
         return estimator
 
@@ -162,7 +165,8 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
     # ------------------------------------------------------------------ #
     def _hidden_input(self, X):
         """``X @ W.T`` as float32 (dense)."""
-        return np.ascontiguousarray(safe_sparse_dot(X, self.components_.T, dense_output=True), dtype=np.float32)
+        H = safe_sparse_dot(X, self.components_.T, dense_output=True)
+        return np.ascontiguousarray(H, dtype=np.float32)
 
     def _mean_hiddens(self, v):
         h = self._hidden_input(v)
@@ -294,7 +298,10 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         v_dot_bv = np.asarray(safe_sparse_dot(X, b_v)).ravel().astype(np.float64)
         if self._gaussian:
             v_dot_bv -= 0.5 * float(b_v @ b_v)
-            sq = X.multiply(X).sum(axis=1) if sp.issparse(X) else np.einsum("ij,ij->i", X, X, dtype=np.float64)
+            if sp.issparse(X):
+                sq = X.multiply(X).sum(axis=1)
+            else:
+                sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
             sq = np.asarray(sq, dtype=np.float64).ravel()
         else:
             sq = v_dot_bv  # unused
@@ -372,7 +379,8 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         if recon_stats[1] > 0:
             rec = recon_stats[0] / recon_stats[1]
         else:
-            rec = float(((np.asarray(self._dense(X_mon)) - self.reconstruct(X_mon)) ** 2).sum() / X_mon.shape[0])
+            err = np.asarray(self._dense(X_mon)) - self.reconstruct(X_mon)
+            rec = float((err**2).sum() / X_mon.shape[0])
         pl = float("nan") if self._gaussian else float(self._pseudo_likelihood(X_mon, rng).mean())
         gap = float("nan")
         if X_val is not None:
@@ -402,7 +410,10 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         for i_epoch in range(n_epochs):
             epoch = self.n_iter_
             t0 = time.perf_counter()
-            order = rng.permutation(n_samples).astype(np.int64) if self.shuffle else np.arange(n_samples, dtype=np.int64)
+            if self.shuffle:
+                order = rng.permutation(n_samples).astype(np.int64)
+            else:
+                order = np.arange(n_samples, dtype=np.int64)
             # Kept so that a diverging or interrupted epoch leaves the weights
             # of the last epoch that was completed and recorded.
             saved = [a.copy() for a in (self.components_, self.intercept_hidden_, self.intercept_visible_)]

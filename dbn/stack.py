@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._persistence import PickleStampMixin
+from .exceptions import DivergenceError
 from .rbm import BernoulliRBM, GaussianBernoulliRBM
 
 __all__ = ["DBN"]
@@ -47,6 +48,18 @@ def per_layer(value, n_layers, name):
             )
         return list(value)
     return [value] * n_layers
+
+
+def check_layer_sizes(hidden_layer_sizes):
+    """``hidden_layer_sizes`` as a list of ints, or a ValueError saying what is wrong."""
+    sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
+    if (sizes.ndim != 1 or sizes.size == 0 or not np.issubdtype(sizes.dtype, np.integer)
+            or (sizes < 1).any()):
+        raise ValueError(
+            "hidden_layer_sizes must be a non-empty sequence of positive integers; "
+            f"got {hidden_layer_sizes!r}."
+        )
+    return [int(s) for s in sizes]
 
 
 def first_layer_kind(X, first_layer):
@@ -196,12 +209,7 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.random_state = random_state
 
     def _layer_sizes(self):
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if sizes.ndim != 1 or sizes.size == 0 or not np.issubdtype(sizes.dtype, np.integer) or (sizes < 1).any():
-            raise ValueError(
-                f"hidden_layer_sizes must be a non-empty sequence of positive integers; got {self.hidden_layer_sizes!r}."
-            )
-        return [int(s) for s in sizes]
+        return check_layer_sizes(self.hidden_layer_sizes)
 
     def _make_rbms(self, kind, seeds):
         """Unfitted RBMs of every layer, configured from the settings."""
@@ -277,12 +285,16 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             if saved is not None:
                 rbm = saved
                 if self.verbose:
-                    print(f"[DBN] layer {i + 1}/{len(rbms)} loaded from {self._checkpoint_path(i)}", flush=True)
+                    print(f"[DBN] layer {i + 1}/{len(rbms)} loaded from {self._checkpoint_path(i)}",
+                          flush=True)
             else:
                 if self.verbose:
                     print(f"[DBN] layer {i + 1}/{len(rbms)}: {type(rbm).__name__} "
                           f"{data.shape[1]} -> {rbm.n_components}", flush=True)
-                rbm.fit(data)
+                try:
+                    rbm.fit(data)
+                except DivergenceError as exc:
+                    raise DivergenceError(f"DBN layer {i + 1} of {len(rbms)}: {exc}") from exc
                 if rbm._interrupted:
                     # Ctrl-C: keep the finished layers and this partial one;
                     # a checkpointed fit resumes at this layer.
@@ -294,6 +306,7 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                         f"DBN: pretraining interrupted by user in layer {i + 1} of {len(rbms)}; "
                         f"rbms_ holds {i + 1} layer(s), the last one partially trained.",
                         UserWarning,
+                        stacklevel=2,
                     )
                     return self
                 if self.checkpoint_dir:

@@ -3,7 +3,6 @@
 import pickle
 
 import joblib
-import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 

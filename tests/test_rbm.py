@@ -2,6 +2,7 @@
 
 import pickle
 
+import naive
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -11,10 +12,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.neural_network import BernoulliRBM as SkBernoulliRBM
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import naive
 from dbn import BernoulliRBM, DivergenceError, GaussianBernoulliRBM
 from dbn import _rbm_kernels as K
-from dbn import _rng
 from dbn._blas import BLAS_KIND
 
 # --------------------------------------------------------------------------- #

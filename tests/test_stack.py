@@ -100,3 +100,12 @@ def test_keyboard_interrupt_keeps_finished_layers_and_resumes(digits01, tmp_path
     full = DBN(**{**kw, "checkpoint_dir": None}).fit(X)
     for a, b in zip(resumed.rbms_, full.rbms_):
         assert_array_equal(a.components_, b.components_)
+
+
+def test_divergence_names_the_layer():
+    from dbn import DivergenceError
+
+    rng = np.random.RandomState(0)
+    X = StandardScaler().fit_transform(rng.randn(60, 5)) * 1e4
+    with pytest.raises(DivergenceError, match=r"DBN layer 1 of 2: .*epoch \d+.*smaller"):
+        DBN(hidden_layer_sizes=(4, 3), n_iter=5, gaussian_learning_rate=1e3, random_state=0).fit(X)
