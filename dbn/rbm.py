@@ -22,7 +22,7 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _rbm_kernels as K
 from ._blas import BLAS_KIND
@@ -226,16 +226,11 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         check_is_fitted(self)
         if sp.issparse(H):
             H = H.toarray()  # (n_samples, n_components): small
-        try:
-            H = np.asarray(H, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"H must be a numeric array of hidden values in [0, 1]: {exc}") from exc
-        if H.ndim != 2 or H.shape[1] != self.n_components:
+        H = check_array(H, dtype=np.float32, order="C", input_name="H", ensure_min_features=0)
+        if H.shape[1] != self.n_components:
             raise ValueError(
                 f"H must have shape (n_samples, {self.n_components}) (n_components); got {H.shape}."
             )
-        if not np.isfinite(H).all():
-            raise ValueError("H contains NaN or infinity.")
         if H.size and (H.min() < 0.0 or H.max() > 1.0):
             raise ValueError(
                 f"H holds states or probabilities of binary hidden units, so values in [0, 1]; "
