@@ -208,10 +208,25 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+_CURVES = ("loss_curve", "gradient_norms", "validation_scores")
+
+
 def _assert_same_records(a, b):
+    """Same runs, same settings and results; curves equal to float32 rounding.
+
+    In a fresh CI environment the curves of DBN-initialised runs once
+    differed between processes in the 9th significant digit (BLAS threads
+    were 1 in both); the errors and everything else were identical.
+    """
     assert [r["key"] for r in a] == [r["key"] for r in b]
     for ra, rb in zip(a, b, strict=True):
-        assert comparable_record(ra) == comparable_record(rb), ra["key"]
+        ca, cb = comparable_record(ra), comparable_record(rb)
+        for name in _CURVES:
+            if ca.get(name) is not None or cb.get(name) is not None:
+                np.testing.assert_allclose(np.asarray(ca.pop(name), dtype=float),
+                                           np.asarray(cb.pop(name), dtype=float),
+                                           rtol=1e-6, err_msg=f"{ra['key']}: {name}")
+        assert ca == cb, ra["key"]
 
 
 def test_joblib_parallel_gives_the_same_records(tiny_study, tmp_path):
