@@ -60,3 +60,25 @@ def default_data_home():
     if env:
         return env
     return str(REPO_ROOT.parent / "shared" / "data" / "mnist")
+
+
+def describe_machine():
+    """:func:`machine_info` with the load average, printed; warns on a busy machine."""
+    info = machine_info()
+    info["loadavg_before"] = loadavg()
+    if info["loadavg_before"] is not None and info["loadavg_before"][0] > 0.5:
+        # Other work on the cores makes BLAS threads wait on each other:
+        # ratios measured then say little about the code.
+        print(f"warning: load average {info['loadavg_before']} before timing; "
+              "consider --threads 1 or an idle machine")
+    print(f"CPUs: {info['cpu_count']} (affinity {info['cpu_affinity']})")
+    print(f"numpy {info['numpy']}, scipy {info['scipy']}, numba {info['numba']}, "
+          f"sklearn {info['sklearn']}")
+    print("BLAS / OpenMP pools loaded:")
+    for pool in info["threadpools"]:
+        print(f"  {pool['internal_api']:10s} {pool['version']!s:8s} "
+              f"threads={pool['num_threads']}  {pool['filepath']}")
+    if "dbn_blas_library" in info:
+        print(f"dbn GEMM from Numba: {info['dbn_blas_library']}")
+    print()
+    return info

@@ -74,7 +74,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import numpy as np  # noqa: E402
 import threadpoolctl  # noqa: E402
-from _common import default_data_home, loadavg, machine_info  # noqa: E402
+from _common import default_data_home, describe_machine, loadavg, machine_info  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 
@@ -109,6 +109,15 @@ def _dbn():
 # only for "engine" and "floor": the estimators are timed whole.
 
 
+def _timed_fit(clf, X, y):
+    """Seconds of ``clf.fit(X, y)`` (one epoch: the ConvergenceWarning is expected)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        t = time.perf_counter()
+        clf.fit(X, y)
+        return time.perf_counter() - t
+
+
 def fit_dbn(X, y, seed):
     dbn, _ = _dbn()
     clf = dbn.DBNClassifier(
@@ -124,11 +133,7 @@ def fit_dbn(X, y, seed):
         shuffle=True,
         random_state=seed,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t = time.perf_counter()
-        clf.fit(X, y)
-        elapsed = time.perf_counter() - t
+    elapsed = _timed_fit(clf, X, y)
     return elapsed, {"loss": float(clf.loss_curve_[-1])}
 
 
@@ -164,11 +169,7 @@ def fit_sklearn(X, y, seed):
         shuffle=True,
         random_state=seed,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        t = time.perf_counter()
-        clf.fit(X, y)
-        elapsed = time.perf_counter() - t
+    elapsed = _timed_fit(clf, X, y)
     return elapsed, {"loss": float(clf.loss_curve_[-1]), "dtype": str(clf.coefs_[0].dtype)}
 
 
@@ -436,23 +437,7 @@ def main(argv=None):
     y = np.asarray(mnist.target[: args.n_samples]).astype(np.int64)
     print(f"MNIST: X {X.shape} {X.dtype} from {args.data_home}")
 
-    info = machine_info()
-    info["loadavg_before"] = loadavg()
-    if info["loadavg_before"] is not None and info["loadavg_before"][0] > 0.5:
-        # Other work on the cores makes BLAS threads wait on each other:
-        # ratios measured then say little about the code.
-        print(f"warning: load average {info['loadavg_before']} before timing; "
-              "consider --threads 1 or an idle machine")
-    print(f"CPUs: {info['cpu_count']} (affinity {info['cpu_affinity']})")
-    print(f"numpy {info['numpy']}, scipy {info['scipy']}, numba {info['numba']}, "
-          f"sklearn {info['sklearn']}")
-    print("BLAS / OpenMP pools loaded:")
-    for pool in info["threadpools"]:
-        print(f"  {pool['internal_api']:10s} {pool['version']!s:8s} "
-              f"threads={pool['num_threads']}  {pool['filepath']}")
-    if "dbn_blas_library" in info:
-        print(f"dbn GEMM from Numba: {info['dbn_blas_library']}")
-    print()
+    info = describe_machine()
 
     def run_all():
         ft = None if args.skip_finetune else time_finetune(X, y, args.repeats)

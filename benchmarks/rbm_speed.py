@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import numpy as np  # noqa: E402
 import threadpoolctl  # noqa: E402
-from _common import default_data_home, loadavg, machine_info  # noqa: E402
+from _common import default_data_home, describe_machine, loadavg, machine_info  # noqa: E402
 from sklearn.neural_network import BernoulliRBM as SklearnRBM  # noqa: E402
 
 from dbn.datasets import load_mnist  # noqa: E402
@@ -259,23 +259,7 @@ def main(argv=None):
     X = np.ascontiguousarray(X)
     print(f"MNIST: X {X.shape} {X.dtype} from {args.data_home}")
 
-    info = machine_info()
-    info["loadavg_before"] = loadavg()
-    if info["loadavg_before"] is not None and info["loadavg_before"][0] > 0.5:
-        # Other work on the cores makes BLAS threads wait on each other:
-        # ratios measured then say little about the code.
-        print(f"warning: load average {info['loadavg_before']} before timing; "
-              "consider --threads 1 or an idle machine")
-    print(f"CPUs: {info['cpu_count']} (affinity {info['cpu_affinity']})")
-    print(f"numpy {info['numpy']}, scipy {info['scipy']}, numba {info['numba']}, "
-          f"sklearn {info['sklearn']}")
-    print("BLAS / OpenMP pools loaded:")
-    for pool in info["threadpools"]:
-        print(f"  {pool['internal_api']:10s} {pool['version']!s:8s} "
-              f"threads={pool['num_threads']}  {pool['filepath']}")
-    if "dbn_blas_library" in info:
-        print(f"dbn GEMM from Numba: {info['dbn_blas_library']}")
-    print()
+    info = describe_machine()
 
     if args.threads is not None:
         import numba

@@ -1,4 +1,7 @@
-"""Exceptions of dbn."""
+"""Exceptions of dbn, and the checks that raise them on overflowing data."""
+
+import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["DivergenceError"]
 
@@ -16,10 +19,7 @@ class DivergenceError(FloatingPointError, ValueError):
 
 def largest_magnitude(X):
     """Largest absolute value of a dense or sparse array, as a float (0 if empty)."""
-    values = getattr(X, "data", X) if hasattr(X, "tocsr") else X
-    import numpy as np
-
-    values = np.asarray(values)
+    values = np.asarray(X.data if sp.issparse(X) else X)
     return float(np.abs(values).max()) if values.size else 0.0
 
 
@@ -29,8 +29,6 @@ def check_finite_output(out, X, what):
     Finite float32 inputs can still overflow float32 products (``X @ W.T``);
     the result must then be an error that names the problem, never NaN.
     """
-    import numpy as np
-
     if not np.isfinite(out).all():
         raise ValueError(
             f"{what}: the result overflowed float32 (non-finite values); X has values as large "

@@ -262,8 +262,7 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
 
         def callback(epoch, params, res, val_score):
             nonlocal progress
-            if not np.isfinite(res.loss):
-                return True
+            # (engine.train stops before calling back on a non-finite loss.)
             # Record as we go: an interrupted fit keeps its history.
             self.loss_curve_.append(res.loss)
             self.gradient_norms_ = np.vstack([self.gradient_norms_, res.grad_norms[None, :]])
