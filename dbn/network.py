@@ -274,6 +274,11 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
             self.t_ += len(rows)
             progress = (progress[0] + 1, params.copy())
             self.n_iter_ = progress[0]
+            # A private hook for the study, which measures its held-out error
+            # after every epoch (scikit-learn's MLP has no such parameter).
+            monitor = getattr(self, "_epoch_monitor", None)
+            if monitor is not None:
+                monitor(self)
             if self.verbose:
                 elapsed = time.perf_counter() - t_start
                 left = elapsed / (epoch + 1) * (max_iter - epoch - 1)

@@ -71,6 +71,61 @@ def _check_momentum(momentum):
             raise ValueError(f"momentum values must be floats in [0, 1); got {m!r}.")
 
 
+class _Below:
+    """Trained RBMs that the data go up through before reaching a layer.
+
+    Greedy pretraining of layer ``i`` needs the hidden probabilities of the
+    layers below for every image.  Rather than storing them (60,000 x 500
+    float32 for MNIST: 114 MiB per layer, two alive while one is computed
+    from the other), the CD kernel propagates each mini-batch up as it
+    gathers it (:func:`dbn._rbm_kernels.gather_up`), and the few statistics
+    needed of the whole set (the visible biases' initial log-odds) are
+    computed here chunk by chunk.
+
+    Parameters
+    ----------
+    rbms : list of fitted RBMs, bottom first (may be empty)
+    n_features : int
+        Width of the data fed to the first of them.
+    """
+
+    _CHUNK = 2048
+
+    def __init__(self, rbms, n_features):
+        self.rbms = list(rbms)
+        self.sizes = np.array([n_features] + [r.n_components for r in self.rbms], dtype=np.int64)
+
+    @property
+    def width(self):
+        """Width of the propagated data (the input of the layer being trained)."""
+        return int(self.sizes[-1])
+
+    def up(self, X):
+        """Hidden probabilities of the top RBM below, for all rows of ``X``."""
+        for rbm in self.rbms:
+            X = rbm._mean_hiddens(X)
+        return X
+
+    def column_mean(self, X):
+        """Mean of each column of ``up(X)`` (float64), chunk by chunk."""
+        if not self.rbms:
+            return np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+        total = np.zeros(self.width, dtype=np.float64)
+        for start in range(0, X.shape[0], self._CHUNK):
+            total += self.up(X[start:start + self._CHUNK]).sum(axis=0, dtype=np.float64)
+        return total / max(X.shape[0], 1)
+
+    def kernel_args(self, batch_size):
+        """``lower_W, lower_b, lower_sizes, work`` of :func:`cd_epoch`."""
+        f32 = np.float32
+        if not self.rbms:
+            return np.empty(0, f32), np.empty(0, f32), self.sizes, np.empty(0, f32)
+        lower_W = np.concatenate([np.ascontiguousarray(r.components_, dtype=f32).ravel() for r in self.rbms])
+        lower_b = np.concatenate([np.asarray(r.intercept_hidden_, dtype=f32) for r in self.rbms])
+        work = np.empty(batch_size * int(self.sizes[:-1].sum()), dtype=f32)
+        return lower_W, lower_b, self.sizes, work
+
+
 def _interruptible(fit_epochs, *args):
     """Run ``fit_epochs``; Ctrl-C stops training but keeps a usable model.
 
@@ -307,13 +362,14 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
     # ------------------------------------------------------------------ #
     # Training
     # ------------------------------------------------------------------ #
-    def _init_params(self, X, rng):
-        n_features = X.shape[1]
+    def _init_params(self, X, rng, below=None):
+        below = below if below is not None else _Below([], X.shape[1])
+        n_features = below.width
         self.components_ = np.ascontiguousarray(
             rng.normal(0.0, 0.01, (self.n_components, n_features)), dtype=np.float32
         )
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=np.float32)
-        mean = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+        mean = below.column_mean(X)
         if self._gaussian:
             self.intercept_visible_ = mean.astype(np.float32)
         else:
@@ -355,13 +411,15 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             self.k, self.persistent, self.sample_visible, self._gaussian,
             float(self.learning_rate), float(momentum), float(self.weight_decay),
             float(self.sparsity_target), float(self.sparsity_cost), float(self.sparsity_decay),
-            state, bufs["V"], bufs["H"], bufs["Hs"], stats,
+            state, bufs["V"], bufs["H"], bufs["Hs"], stats, *bufs["lower"],
         )
         return stats
 
-    def _buffers(self, n_features):
+    def _buffers(self, below):
         B = self.batch_size
+        n_features = below.width
         return {
+            "lower": below.kernel_args(B),
             "V": np.empty((2 * B + 1, n_features), dtype=np.float32),
             "H": np.empty((2 * B + 1, self.n_components), dtype=np.float32),
             "Hs": np.empty((B, self.n_components), dtype=np.float32),
@@ -393,14 +451,19 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
     def _dense(X):
         return X.toarray() if sp.issparse(X) else X
 
-    def _fit_epochs(self, X, n_epochs, rng, X_val=None):
-        """Train for ``n_epochs`` epochs on validated ``X``."""
+    def _fit_epochs(self, X, n_epochs, rng, X_val=None, below=None):
+        """Train for ``n_epochs`` epochs on validated ``X``.
+
+        ``below``: a :class:`_Below` the rows of ``X`` go up through first
+        (``X_val`` is then already propagated).
+        """
         n_samples = X.shape[0]
-        bufs = self._buffers(X.shape[1])
+        below = below if below is not None else _Below([], X.shape[1])
+        bufs = self._buffers(below)
         state = new_state(rng)
         mon_idx = rng.choice(n_samples, size=min(_N_MONITOR, n_samples), replace=False)
         mon_idx.sort()
-        X_mon = X[mon_idx]
+        X_mon = below.up(X[mon_idx])
         t_start = time.perf_counter()
         for i_epoch in range(n_epochs):
             epoch = self.n_iter_
@@ -465,6 +528,15 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         """
         _check_momentum(self.momentum)
         X = self._check_X(X, reset=True)
+        return self._fit_from(X, _Below([], X.shape[1]))
+
+    def _fit_from(self, X, below):
+        """``fit`` on validated ``X`` whose rows go up through ``below`` first.
+
+        :class:`~dbn.DBN` trains each layer this way on the original data, so
+        no layer's hidden probabilities of the whole set are ever stored.
+        """
+        self.n_features_in_ = below.width
         rng = check_random_state(self.random_state)
         self.random_state_ = rng
         X_val = None
@@ -476,9 +548,9 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
                     f"with n_samples={X.shape[0]}."
                 )
             perm = rng.permutation(X.shape[0])
-            X_val, X = X[np.sort(perm[:n_val])], X[np.sort(perm[n_val:])]
-        self._init_params(X, rng)
-        return _interruptible(self._fit_epochs, X, self.n_iter, rng, X_val)
+            X_val, X = below.up(X[np.sort(perm[:n_val])]), X[np.sort(perm[n_val:])]
+        self._init_params(X, rng, below)
+        return _interruptible(self._fit_epochs, X, self.n_iter, rng, X_val, below)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):

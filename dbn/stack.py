@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._persistence import PickleStampMixin
 from .exceptions import DivergenceError
-from .rbm import BernoulliRBM, GaussianBernoulliRBM
+from .rbm import BernoulliRBM, GaussianBernoulliRBM, _Below
 
 __all__ = ["DBN"]
 
@@ -271,6 +271,9 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             The fitted stack.
         """
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, order="C")
+        if sp.issparse(X) and not X.has_canonical_format:
+            X = X.copy()  # the kernels read CSR rows as they are: no duplicates
+            X.sum_duplicates()
         rng = check_random_state(self.random_state)
         seeds = rng.randint(0, 2**31 - 1, size=len(self._layer_sizes()))
         self._kind = first_layer_kind(X, self.first_layer)
@@ -278,10 +281,14 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         rbms = self._make_rbms(self._kind, seeds)
         self.rbms_, self.history_, self.fit_time_ = [], [], []
         self._interrupted = False
-        data = X
         for i, rbm in enumerate(rbms):
             t0 = time.perf_counter()
-            saved = self._load_checkpoint(i, rbm, data.shape[1]) if self.checkpoint_dir else None
+            # Each layer trains on X itself, each mini-batch going up through
+            # the layers below inside the CD kernel: no layer's hidden
+            # probabilities of the whole data set are ever stored.
+            below = _Below(self.rbms_, X.shape[1])
+            width = below.width
+            saved = self._load_checkpoint(i, rbm, width) if self.checkpoint_dir else None
             if saved is not None:
                 rbm = saved
                 if self.verbose:
@@ -290,9 +297,13 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             else:
                 if self.verbose:
                     print(f"[DBN] layer {i + 1}/{len(rbms)}: {type(rbm).__name__} "
-                          f"{data.shape[1]} -> {rbm.n_components}", flush=True)
+                          f"{width} -> {rbm.n_components}", flush=True)
                 try:
-                    rbm.fit(data)
+                    if i == 0:
+                        rbm.fit(X)  # validates X for its unit type
+                    else:
+                        rbm._validate_params()
+                        rbm._fit_from(X, below)
                 except DivergenceError as exc:
                     raise DivergenceError(f"DBN layer {i + 1} of {len(rbms)}: {exc}") from exc
                 if rbm._interrupted:
@@ -310,12 +321,10 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                     )
                     return self
                 if self.checkpoint_dir:
-                    self._save_checkpoint(i, rbm, data.shape[1])
+                    self._save_checkpoint(i, rbm, width)
             self.rbms_.append(rbm)
             self.history_.append(rbm.history_)
             self.fit_time_.append(time.perf_counter() - t0)
-            if i + 1 < len(rbms):
-                data = rbm.transform(data)
         return self
 
     def transform(self, X):

@@ -30,7 +30,9 @@ labels, seed, split, the data, every DBNClassifier setting and, for
 ``init="dbn"``, every DBN setting of its pretraining); ``test_error`` and
 ``validation_error`` (fractions; the one not measured is null);
 ``train_error`` (on the labelled rows); ``n_iter``, ``loss_curve``,
-``validation_scores``, ``gradient_norms`` (epochs x weight layers, input
+``eval_error_curve`` (the error on the evaluation images, validation or
+test, after each epoch: with ``validate=True`` the number of epochs is
+chosen from it), ``validation_scores``, ``gradient_norms`` (epochs x weight layers, input
 first); ``pretraining_history`` (per layer, per epoch); ``pretraining_time``
 (seconds its stack took, done once and shared), ``finetune_time``,
 ``wall_time`` (this run's task plus its pretraining); ``started`` and
@@ -681,12 +683,19 @@ def _run(key, config, env, stack):
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     clf = DBNClassifier(**params)
     record = {"key": key, "format": RECORD_FORMAT, "status": "ok", "config": config}
+    # The held-out error after every epoch: the learning curve, and with
+    # validate=True what the number of epochs is chosen from (a forward
+    # pass over the held-out images, about 1% of an MNIST epoch).
+    eval_curve = []
+    clf._epoch_monitor = lambda est: eval_curve.append(1.0 - float(est.score(X_eval, y_eval)))
     t_fit = time.perf_counter()
     try:
         _fit_quietly(clf, X_fit, y_fit)
     except FloatingPointError as exc:
         # A diverged run is a result (too high a learning rate), not a crash.
         record.update(status="diverged", message=str(exc))
+    finally:
+        del clf._epoch_monitor
     finetune_time = time.perf_counter() - t_fit
     error = train_error = None
     if record["status"] == "ok":
@@ -698,6 +707,7 @@ def _run(key, config, env, stack):
         "train_error": train_error,
         "n_iter": int(clf.n_iter_),
         "loss_curve": [float(v) for v in clf.loss_curve_],
+        "eval_error_curve": eval_curve,
         "validation_scores": (None if clf.validation_scores_ is None
                               else [float(v) for v in clf.validation_scores_]),
         "gradient_norms": np.asarray(clf.gradient_norms_, dtype=float).tolist(),

@@ -40,15 +40,42 @@ CD_CASES = [
 ]
 
 
+def _lower_layers(rng, widths):
+    """Random layers below the RBM under test, packed as cd_epoch takes them,
+    and the hidden probabilities they give (float64 NumPy)."""
+    Ws = [(0.5 * rng.randn(b, a)).astype(np.float32) for a, b in zip(widths[:-1], widths[1:])]
+    bs = [(0.1 * rng.randn(b)).astype(np.float32) for b in widths[1:]]
+    packed = (np.concatenate([W.ravel() for W in Ws]) if Ws else np.empty(0, np.float32),
+              np.concatenate(bs) if bs else np.empty(0, np.float32),
+              np.array(widths, np.int64))
+
+    def up(X):
+        a = X.astype(np.float64)
+        for W, b in zip(Ws, bs):
+            a = 1.0 / (1.0 + np.exp(-(a @ W.T.astype(np.float64) + b)))
+        return a.astype(np.float32)
+
+    return packed, up
+
+
 @pytest.mark.parametrize("case", CD_CASES)
 @pytest.mark.parametrize("sparse", [False, True])
-def test_cd_epoch_matches_numpy_reference(case, sparse):
+@pytest.mark.parametrize("n_below", [0, 2])
+def test_cd_epoch_matches_numpy_reference(case, sparse, n_below):
+    if n_below and case["gaussian"]:
+        pytest.skip("layers above the first have Bernoulli visible units")
     rng = np.random.RandomState(1)
     n, n_vis, n_hid, B = 23, 7, 5, 5  # 23 rows: the last batch is smaller
+    widths = [9, 6, n_vis][-1 - n_below:]
     if case["gaussian"]:
         X = rng.randn(n, n_vis).astype(np.float32)
     else:
-        X = (rng.rand(n, n_vis) < 0.4).astype(np.float32)
+        X = (rng.rand(n, widths[0]) < 0.4).astype(np.float32)
+    # The kernel feeds each mini-batch of X up through the layers below; the
+    # reference trains on their hidden probabilities computed beforehand.
+    (lower_W, lower_b, lower_sizes), up = _lower_layers(rng, widths)
+    work = np.empty(B * int(lower_sizes[:-1].sum()), np.float32) if n_below else np.empty(0, np.float32)
+    X_in = up(X)
     W, b_h, b_v = _random_params(rng, n_vis, n_hid)
     W_inc = (0.01 * rng.randn(n_hid, n_vis)).astype(np.float32)
     b_h_inc = np.zeros(n_hid, np.float32)
@@ -61,7 +88,7 @@ def test_cd_epoch_matches_numpy_reference(case, sparse):
     flags = {key: case[key] for key in ("k", "persistent", "sample_visible", "gaussian")}
     seed = np.array([12345], dtype=np.uint64)
 
-    ref = naive.cd_epoch(X, order, B, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, chains, q,
+    ref = naive.cd_epoch(X_in, order, B, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, chains, q,
                          momentum=case["momentum"], weight_decay=case["weight_decay"],
                          state=seed.copy(), **flags, **hyper)
 
@@ -80,7 +107,8 @@ def test_cd_epoch_matches_numpy_reference(case, sparse):
     K.cd_epoch(BLAS_KIND, dense, data, ind, ptr, sparse, order, B, *args,
                flags["k"], flags["persistent"], flags["sample_visible"], flags["gaussian"],
                hyper["lr"], case["momentum"], case["weight_decay"], hyper["sparsity_target"],
-               hyper["sparsity_cost"], hyper["sparsity_decay"], seed, V, H, Hs, stats)
+               hyper["sparsity_cost"], hyper["sparsity_decay"], seed, V, H, Hs, stats,
+               lower_W, lower_b, lower_sizes, work)
     assert_array_equal(X, X_before)
     names = ["W", "b_h", "b_v", "W_inc", "b_h_inc", "b_v_inc", "chains"]
     for name, got, want in zip(names, args, ref[:7]):
@@ -207,7 +235,9 @@ def test_kernel_cd_k_is_unbiased_estimate_of_expected_update(binary_data, k):
                np.zeros((n, n_hid), np.float32), np.full(n_hid, -1, np.float32),
                k, False, True, False, lr, 0.0, 0.0, 0.1, 0.0, 0.9,
                np.array([99], np.uint64), np.empty((2 * n + 1, n_vis), np.float32),
-               np.empty((2 * n + 1, n_hid), np.float32), np.empty((n, n_hid), np.float32), np.zeros(2))
+               np.empty((2 * n + 1, n_hid), np.float32), np.empty((n, n_hid), np.float32), np.zeros(2),
+               np.empty(0, np.float32), np.empty(0, np.float32), np.array([n_vis], np.int64),
+               np.empty(0, np.float32))
     expected = naive.expected_cd_update(binary_data.astype(np.float64), W, b_h.astype(np.float64),
                                         b_v.astype(np.float64), k)
     # Each statistic is a mean of n bounded terms: a few standard errors.

@@ -320,11 +320,30 @@ def test_cli_report_of_a_folder_of_studies(tiny_study, tmp_path, capsys):
         assert len(list(csv.DictReader(f))) == 4
 
 
-def test_bare_command_still_runs_the_demo(monkeypatch):
+def test_bare_command_runs_the_digits_study_and_prints_the_table(monkeypatch, tmp_path, capsys):
     import dbn.__main__ as cli
+    import dbn.study
+
+    errors = {"dbn": [0.01, 0.02, 0.03], "normal": [0.04, 0.05, 0.09], "glorot": [0.05, 0.05, 0.05]}
+    calls = []
+
+    def fake_run_study(preset, out, **kw):
+        calls.append((preset, out, kw))
+        return [{"key": r.key, "status": "ok", "config": r.config, "finetune_time": 2.0,
+                 "test_error": errors[r.init][r.seed], "validation_error": None}
+                for r in plan_study(preset)]
+
+    monkeypatch.setattr(dbn.study, "run_study", fake_run_study)
+    assert main(["--out", str(tmp_path), "--no-report"]) == 0
+    assert calls == [("digits", str(tmp_path), {"report": False})]
+    lines = capsys.readouterr().out.splitlines()
+    table = [line.split() for line in lines if line.startswith("  ") and line.split()[0] in errors]
+    # Sorted by mean error, with the mean, the sample sd and every seed.
+    assert [row[0] for row in table] == ["dbn", "glorot", "normal"]
+    assert table[0][1:5] == ["2.00%", "+-", "1.00", "1.00,"]
+    assert table[2][1] == "6.00%" and table[2][3] == f"{100 * np.std([.04, .05, .09], ddof=1):.2f}"
 
     seen = []
     monkeypatch.setattr(cli, "_demo", lambda args: seen.append(args) or 0)
-    assert main([]) == 0
-    assert main(["--seeds", "2"]) == 0 and seen[-1].seeds == 2
-    assert main(["demo", "--n-iter", "3"]) == 0 and seen[-1].n_iter == 3
+    assert main(["demo", "--n-iter", "3", "--seeds", "2"]) == 0
+    assert seen[-1].n_iter == 3 and seen[-1].seeds == 2
