@@ -9,8 +9,9 @@ scikit-learn classes build on :func:`make_layout`, :func:`init_params`,
 :func:`compute_loss`.
 
 The network is the one of Hinton & Salakhutdinov (2006): layers of logistic
-(or ReLU) hidden units, initialised from a stack of RBMs (``coefs[l] =
-rbm.components_.T``, ``intercepts[l] = rbm.intercept_hidden_``) or at random,
+(or ReLU, or linear: ``"identity"``) hidden units, initialised from a stack
+of RBMs (``coefs[l] = rbm.components_.T``, ``intercepts[l] =
+rbm.intercept_hidden_``) or at random,
 topped by an output layer with the canonical link of its loss:
 
 =============  ==============================  ===========================
@@ -84,8 +85,9 @@ __all__ = [
     "unpack",
 ]
 
-#: Hidden activations by name (scikit-learn's names).
-ACTIVATIONS = {"logistic": _k.LOGISTIC, "relu": _k.RELU}
+#: Hidden activations by name (scikit-learn's names); ``"identity"``: linear
+#: units, e.g. the code layer of a deep autoencoder.
+ACTIVATIONS = {"logistic": _k.LOGISTIC, "relu": _k.RELU, "identity": _k.IDENTITY}
 #: Output activations by name; each implies its loss (module docstring).
 OUTPUTS = {
     "softmax": _k.SOFTMAX_CROSS_ENTROPY,
@@ -244,6 +246,17 @@ def _check_name(value, names, what):
     return names[value]
 
 
+def _activation_codes(activation, layout):
+    """Kernel constant of each hidden layer, from one name or one name per hidden layer."""
+    n_hidden = layout.n_layers - 1
+    if isinstance(activation, str):
+        return np.full(n_hidden, _check_name(activation, ACTIVATIONS, "activation"), dtype=np.int64)
+    names = list(activation)
+    if len(names) != n_hidden:
+        raise ValueError(f"activation has {len(names)} entries but the network has {n_hidden} hidden layers")
+    return np.array([_check_name(a, ACTIVATIONS, "activation") for a in names], dtype=np.int64)
+
+
 def _check_data(X, Y, layout, rows=None):
     """Check the arrays the kernels read; never copies (X stays as given)."""
     for name, a, width in (("X", X, layout.sizes[0]), ("Y", Y, layout.sizes[-1])):
@@ -293,7 +306,8 @@ def forward(params, layout, X, *, activation="logistic", output="softmax", rows=
     params : ndarray of float32, shape (layout.n_params,)
     layout : Layout
     X : ndarray of float32, shape (n_samples, n_features), C-contiguous
-    activation : {"logistic", "relu"}
+    activation : {"logistic", "relu", "identity"} or sequence of them
+        One activation for every hidden layer, or one per hidden layer.
     output : {"softmax", "identity", "logistic"}
     rows : array-like of int, default=None
         Rows of ``X`` to evaluate (default: all, in order).
@@ -306,7 +320,7 @@ def forward(params, layout, X, *, activation="logistic", output="softmax", rows=
         Probabilities for ``softmax`` and ``logistic``, values for
         ``identity``; row ``k`` belongs to ``X[rows[k]]``.
     """
-    act = _check_name(activation, ACTIVATIONS, "activation")
+    act = _activation_codes(activation, layout)
     out_kind = _check_name(output, OUTPUTS, "output")
     _check_params(params, layout)
     rows = _check_data(X, None, layout, rows)
@@ -328,7 +342,8 @@ def compute_loss(params, layout, X, Y, *, activation="logistic", output="softmax
     Y : ndarray of float32, shape (n_samples, n_outputs), C-contiguous
         Targets: one-hot rows for ``softmax``, values for ``identity``, 0/1
         (or probabilities) for ``logistic``.
-    activation : {"logistic", "relu"}
+    activation : {"logistic", "relu", "identity"} or sequence of them
+        One activation for every hidden layer, or one per hidden layer.
     output : {"softmax", "identity", "logistic"}
     alpha : float, default=0.0
         Adds scikit-learn's ``0.5 * alpha * sum ||W||^2 / n_rows``.
@@ -341,7 +356,7 @@ def compute_loss(params, layout, X, Y, *, activation="logistic", output="softmax
     loss : float
         Mean loss per row, plus the L2 term.
     """
-    act = _check_name(activation, ACTIVATIONS, "activation")
+    act = _activation_codes(activation, layout)
     out_kind = _check_name(output, OUTPUTS, "output")
     _check_params(params, layout)
     rows = _check_data(X, Y, layout, rows)
@@ -385,7 +400,8 @@ def loss_and_gradient(params, layout, X, Y, *, activation="logistic", output="so
     layout : Layout
     X : ndarray of float32, shape (n_samples, n_features), C-contiguous
     Y : ndarray of float32, shape (n_samples, n_outputs), C-contiguous
-    activation : {"logistic", "relu"}
+    activation : {"logistic", "relu", "identity"} or sequence of them
+        One activation for every hidden layer, or one per hidden layer.
     output : {"softmax", "identity", "logistic"}
     alpha : float, default=0.0
     rows : array-like of int, default=None
@@ -402,7 +418,7 @@ def loss_and_gradient(params, layout, X, Y, *, activation="logistic", output="so
     grad : ndarray of float32, shape (layout.n_params,)
         Its gradient, laid out like ``params``.
     """
-    act = _check_name(activation, ACTIVATIONS, "activation")
+    act = _activation_codes(activation, layout)
     out_kind = _check_name(output, OUTPUTS, "output")
     _check_params(params, layout)
     rows = _check_data(X, Y, layout, rows)
@@ -462,7 +478,8 @@ class SGDTrainer:
     Parameters
     ----------
     layout : Layout
-    activation : {"logistic", "relu"}, default="logistic"
+    activation : {"logistic", "relu", "identity"} or sequence of them, default="logistic"
+        One activation for every hidden layer, or one per hidden layer.
     output : {"softmax", "identity", "logistic"}, default="softmax"
     batch_size : int, default=100
         The last batch of an epoch is shorter if the rows do not divide.
@@ -506,7 +523,7 @@ class SGDTrainer:
         self.keep_prob_hidden = float(keep_prob_hidden)
         self.max_norm = float(max_norm)
         self.block_elems = int(block_elems)
-        self._act = _check_name(activation, ACTIVATIONS, "activation")
+        self._act = _activation_codes(activation, layout)
         self._out = _check_name(output, OUTPUTS, "output")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")

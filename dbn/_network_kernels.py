@@ -33,9 +33,11 @@ from ._math import FASTMATH
 from ._math import sigmoid as _sigmoid
 from ._rng import uniform
 
-#: Hidden activations.
+#: Hidden activations (``IDENTITY``: linear units, e.g. the code layer of an
+#: autoencoder, Hinton & Salakhutdinov 2006).
 LOGISTIC = 0
 RELU = 1
+IDENTITY = 2
 #: Output activation and loss pairs (each the canonical link of its loss, so
 #: the output delta is ``activation - target``).
 SOFTMAX_CROSS_ENTROPY = 0
@@ -93,7 +95,7 @@ def hidden_activation_(Z, b, activation, keep, state):
         Pre-activations without bias (feature-major).
     b : ndarray of float32, shape (n_units,)
     activation : int
-        :data:`LOGISTIC` or :data:`RELU`.
+        :data:`LOGISTIC`, :data:`RELU` or :data:`IDENTITY`.
     keep : float
         Probability of keeping a unit (``>= 1``: no dropout, no draws).
     state : ndarray of uint64, shape (1,)
@@ -105,9 +107,12 @@ def hidden_activation_(Z, b, activation, keep, state):
         if activation == LOGISTIC:
             for i in range(nb):
                 z[i] = _sigmoid(z[i] + bj)
-        else:
+        elif activation == RELU:
             for i in range(nb):
                 z[i] = max(z[i] + bj, _ZERO)
+        else:
+            for i in range(nb):
+                z[i] += bj
     if keep < 1.0:
         keep32 = np.float32(keep)
         scale = np.float32(1.0 / keep)
@@ -127,6 +132,9 @@ def hidden_delta_(dA, D, activation, keep, gb):
     keep`` with ``s = sigmoid(z)``, and ``dL/dz = dA * (1 / keep) * s (1 - s)
     = dA * D * (1 - keep * D)``.  ReLU: ``dL/dz = dA / keep`` where ``D > 0``,
     else 0 (the derivative at ``z = 0`` is taken as 0, like scikit-learn).
+    Identity: ``dL/dz = dA`` without dropout; with dropout ``dA / keep``
+    where ``D != 0``, else 0 (a kept linear unit that is exactly 0, an event
+    of probability 0 for real-valued inputs, is taken as dropped).
 
     Parameters
     ----------
@@ -150,9 +158,17 @@ def hidden_delta_(dA, D, activation, keep, gb):
                 g = da[i] * d[i] * (_ONE - keep32 * d[i])
                 da[i] = g
                 s += g
-        else:
+        elif activation == RELU:
             for i in range(nb):
                 g = da[i] * scale if d[i] > _ZERO else _ZERO
+                da[i] = g
+                s += g
+        elif keep >= 1.0:
+            for i in range(nb):
+                s += da[i]
+        else:
+            for i in range(nb):
+                g = da[i] * scale if d[i] != _ZERO else _ZERO
                 da[i] = g
                 s += g
         gb[j] = s
@@ -371,12 +387,14 @@ def max_norm_(W, colsq, c):
 
 
 @njit(**_JIT)
-def _forward(X, rows, params, w_off, b_off, sizes, acts, a_off, activation,
+def _forward(X, rows, params, w_off, b_off, sizes, acts, a_off, activations,
              keep_input, keep_hidden, state, blas_kind):
     """Forward pass of one batch up to the output pre-activations (no bias).
 
     Leaves each hidden layer's (dropped-out) activations in ``acts`` and the
     output layer's ``A @ W`` in its block, for :func:`output_layer_`.
+    ``activations[l]`` is the activation of hidden layer ``l`` (the output
+    of weight layer ``l``).
     """
     nb = rows.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -392,12 +410,12 @@ def _forward(X, rows, params, w_off, b_off, sizes, acts, a_off, activation,
         gemm(blas_kind, True, False, 1.0, W, A, 0.0, Z)
         if layer < n_layers - 1:
             b = params[b_off[layer]:b_off[layer] + n_out]
-            hidden_activation_(Z, b, activation, keep_hidden, state)
+            hidden_activation_(Z, b, activations[layer], keep_hidden, state)
 
 
 @njit(**_JIT)
 def batch_step(X, Y, rows, params, w_off, b_off, sizes, acts, deltas, a_off,
-               activation, output, alpha, keep_input, keep_hidden, state,
+               activations, output, alpha, keep_input, keep_hidden, state,
                update, lr, momentum, nesterov, max_norm, velocity, grad,
                gbuf, block_elems, colsq, grad_sq, blas_kind):
     """Loss and gradient of one batch, and optionally the SGD step.
@@ -420,8 +438,10 @@ def batch_step(X, Y, rows, params, w_off, b_off, sizes, acts, deltas, a_off,
     acts, deltas : ndarray of float32
         Work buffers, laid out by ``a_off`` (shape (n_layers + 2,)) for at
         least ``nb`` rows.
-    activation, output : int
-        Hidden activation and output/loss constants.
+    activations : ndarray of int64, shape (n_layers - 1,)
+        Activation constant of each hidden layer.
+    output : int
+        Output/loss constant.
     alpha : float
         L2 penalty on the weights (not the biases), scikit-learn's ``alpha``.
     keep_input, keep_hidden : float
@@ -457,7 +477,7 @@ def batch_step(X, Y, rows, params, w_off, b_off, sizes, acts, deltas, a_off,
     """
     nb = rows.shape[0]
     n_layers = sizes.shape[0] - 1
-    _forward(X, rows, params, w_off, b_off, sizes, acts, a_off, activation,
+    _forward(X, rows, params, w_off, b_off, sizes, acts, a_off, activations,
              keep_input, keep_hidden, state, blas_kind)
     n_last = sizes[n_layers]
     o = a_off[n_layers]
@@ -483,7 +503,7 @@ def batch_step(X, Y, rows, params, w_off, b_off, sizes, acts, deltas, a_off,
             dA = deltas[o:o + n_in * nb].reshape(n_in, nb)
             gemm(blas_kind, False, False, 1.0, W, dZ, 0.0, dA)
             bo_prev = b_off[layer - 1]
-            hidden_delta_(dA, A, activation, keep_hidden, grad[bo_prev:bo_prev + n_in])
+            hidden_delta_(dA, A, activations[layer - 1], keep_hidden, grad[bo_prev:bo_prev + n_in])
         if update:
             V = velocity[wo:wo + n_in * n_out].reshape(n_in, n_out)
             use_colsq = max_norm > 0.0 and layer < n_layers - 1
@@ -521,7 +541,7 @@ def batch_step(X, Y, rows, params, w_off, b_off, sizes, acts, deltas, a_off,
 
 @njit(**_JIT)
 def sgd_epoch(X, Y, order, batch_size, params, w_off, b_off, sizes, acts,
-              deltas, a_off, activation, output, alpha, keep_input,
+              deltas, a_off, activations, output, alpha, keep_input,
               keep_hidden, state, lr, momentum, nesterov, max_norm, velocity,
               grad, gbuf, block_elems, colsq, n_track, grad_norms, blas_kind):
     """One epoch of mini-batch SGD: consecutive slices of ``order`` as batches.
@@ -558,7 +578,7 @@ def sgd_epoch(X, Y, order, batch_size, params, w_off, b_off, sizes, acts,
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         total += batch_step(X, Y, order[start:stop], params, w_off, b_off, sizes,
-                            acts, deltas, a_off, activation, output, alpha,
+                            acts, deltas, a_off, activations, output, alpha,
                             keep_input, keep_hidden, state, True, lr, momentum,
                             nesterov, max_norm, velocity, grad, gbuf, block_elems,
                             colsq, grad_sq, blas_kind)
@@ -575,7 +595,7 @@ def sgd_epoch(X, Y, order, batch_size, params, w_off, b_off, sizes, acts,
 
 @njit(**_JIT)
 def forward_rows(X, Y, rows, params, w_off, b_off, sizes, acts, a_off,
-                 delta_out, chunk, activation, output, with_targets, out,
+                 delta_out, chunk, activations, output, with_targets, out,
                  blas_kind):
     """Network outputs (no dropout) for ``X[rows]``, in chunks of rows.
 
@@ -592,7 +612,8 @@ def forward_rows(X, Y, rows, params, w_off, b_off, sizes, acts, a_off,
         Work buffer for the (unused) output delta.
     chunk : int
         Rows per forward pass: bounds the memory of the work buffers.
-    activation, output : int
+    activations : ndarray of int64, shape (n_layers - 1,)
+    output : int
     with_targets : bool
         Whether to compute the loss against ``Y``.
     out : ndarray of float32, shape (n, n_outputs) or (0, n_outputs)
@@ -617,7 +638,7 @@ def forward_rows(X, Y, rows, params, w_off, b_off, sizes, acts, a_off,
         stop = min(start + chunk, n)
         nb = stop - start
         r = rows[start:stop]
-        _forward(X, r, params, w_off, b_off, sizes, acts, a_off, activation,
+        _forward(X, r, params, w_off, b_off, sizes, acts, a_off, activations,
                  1.0, 1.0, state, blas_kind)
         o = a_off[n_layers]
         Z = acts[o:o + n_last * nb].reshape(n_last, nb)

@@ -167,6 +167,9 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
                 if dbn._interrupted:
                     # A partial stack cannot initialise this network.
                     raise KeyboardInterrupt
+            if getattr(dbn, "top_layer", "bernoulli") != "bernoulli":
+                raise ValueError("The DBN given as init has a linear top layer (top_layer='linear'); "
+                                 "this network's hidden units are logistic: use top_layer='bernoulli'.")
             coefs, intercepts = dbn.unrolled_parameters()
             got = [coefs[0].shape[0]] + [c.shape[1] for c in coefs]
             if got != layer_sizes[:-1]:

@@ -25,12 +25,14 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _rbm_kernels as K
+from . import _rbm_variant_kernels as VK
+from . import ais as _ais
 from ._blas import BLAS_KIND
 from ._persistence import PickleStampMixin
 from ._rng import new_state
 from .exceptions import DivergenceError, check_finite_output, largest_magnitude
 
-__all__ = ["BernoulliRBM", "GaussianBernoulliRBM"]
+__all__ = ["BernoulliRBM", "GaussianBernoulliRBM", "LinearHiddenRBM"]
 
 # Rows used for the per-epoch monitors (pseudo-likelihood, reconstruction
 # error under PCD, free-energy gap): enough for a stable mean, cheap next to
@@ -767,6 +769,75 @@ class BernoulliRBM(_BaseRBM):
         self.shuffle = shuffle
         self.validation_fraction = validation_fraction
 
+    # ------------------------------------------------------------------ #
+    # Likelihood (annealed importance sampling, dbn.ais)
+    # ------------------------------------------------------------------ #
+    def log_likelihood(self, X, *, X_base=None, n_chains=100, betas=None, random_state=None):
+        """Average log-probability of binary data, ``mean(-F(x)) - log Z``.
+
+        ``log Z`` is estimated by annealed importance sampling
+        (:func:`dbn.ais.log_partition`; Salakhutdinov & Murray 2008): a
+        random estimate whose error bar comes with it.  Each call runs AIS
+        afresh; to score several data sets against one estimate, call
+        :func:`dbn.ais.log_partition` once and pass it to
+        :func:`dbn.ais.log_likelihood` as ``log_z``.
+
+        Cost: ``len(betas)`` steps of two ``n_chains x n_features x
+        n_components`` matrix products; with the default 14,501 betas and
+        100 chains, one to a few minutes for a 784 x 500 model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Binary data (not checked, as ``score_samples``).
+        X_base : {array-like, sparse matrix} of shape (n_samples, n_features), default=None
+            Data whose pixel marginals define the base-rate model of AIS
+            (usually the training set); None uses ``X``.
+        n_chains : int, default=100
+            Number of AIS runs.
+        betas : int or array-like, default=None
+            Inverse temperatures (see :func:`dbn.ais.log_partition`); None:
+            the paper's 14,501.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the AIS chains; None uses the estimator's ``random_state``
+            (so a seeded model gives the same figure every time).
+
+        Returns
+        -------
+        estimate : dbn.ais.LogLikelihoodEstimate
+            ``mean`` (nats per sample), ``low`` and ``high`` (the same with
+            ``log Z`` at the ends of its ``+-3`` standard-deviation interval),
+            ``std_error`` and the ``log_partition`` estimate used.
+        """
+        check_is_fitted(self)
+        rs = self.random_state if random_state is None else random_state
+        return _ais.log_likelihood(self, X, X_base=X_base, betas=betas, n_chains=n_chains, random_state=rs)
+
+    def score(self, X, y=None):
+        """Average log-likelihood of X, with ``log Z`` estimated by AIS.
+
+        ``self.log_likelihood(X).mean``: higher is better, so model
+        selection (e.g. :class:`~sklearn.model_selection.GridSearchCV`)
+        picks the model that gives held-out data the highest probability.
+        The estimate is random (seeded by ``random_state``, deterministic for
+        an int) and costs a full AIS run per call, one to a few minutes for
+        a 784 x 500 model; ``score_samples`` remains scikit-learn's cheap
+        pseudo-likelihood.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Binary data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            Average log-probability per sample, in nats.
+        """
+        return self.log_likelihood(X).mean
+
 
 class GaussianBernoulliRBM(_BaseRBM):
     """RBM with Gaussian visible units and binary hidden units.
@@ -901,3 +972,342 @@ class GaussianBernoulliRBM(_BaseRBM):
         scores : ndarray of shape (n_samples,)
         """
         return -self.free_energy(X)
+
+
+class LinearHiddenRBM(_BaseRBM):
+    """RBM with binary visible units and linear hidden units with Gaussian noise.
+
+    Each hidden unit is linear with unit-variance Gaussian noise: ``h = W v
+    + b_h + N(0, 1)``, so ``transform`` returns real-valued means ``W v +
+    b_h`` rather than probabilities.  It is the code layer of Hinton &
+    Salakhutdinov's (2006) deep autoencoder (their ``rbmhidlinear.m``): the
+    top RBM of the pretraining stack, whose linear units then become the
+    autoencoder's linear code layer and make better use of continuous
+    variables than binary ones.  The visible units are binary (or
+    probabilities), as in :class:`BernoulliRBM`.  Linear units need a much
+    smaller learning rate (the paper: 0.001 against 0.1 for the binary
+    layers).  There is no sparsity option: a target activation has no
+    meaning for linear units.
+
+    Parameters
+    ----------
+    n_components : int, default=30
+        Number of linear hidden units (the paper's MNIST code layer: 30).
+    learning_rate : float, default=0.001
+        Learning rate of the weight updates (``rbmhidlinear.m``).
+    batch_size : int, default=10
+        Number of examples per minibatch.
+    n_iter : int, default=10
+        Number of passes (epochs) over the training data.
+    verbose : int, default=0
+        Print one line per epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the data order and the sampling.
+    k : int, default=1
+        Number of Gibbs steps of CD-k.
+    persistent : bool, default=False
+        Persistent contrastive divergence (the chains hold real-valued
+        hidden states).
+    sample_visible : bool, default=False
+        Sample the visible units of the last Gibbs step instead of using
+        their probabilities.
+    momentum : float, sequence of float or "hinton", default=0.0
+        Momentum of the updates (see :class:`BernoulliRBM`).
+    weight_decay : float, default=0.0
+        L2 weight cost, not applied to biases.
+    shuffle : bool, default=True
+        Reshuffle the data every epoch.
+    validation_fraction : float or None, default=None
+        Fraction of the training data held out to monitor the free-energy gap.
+
+    Attributes
+    ----------
+    intercept_hidden_ : ndarray of shape (n_components,)
+        Means of the hidden units when the visible units are off.
+    intercept_visible_ : ndarray of shape (n_features,)
+    components_ : ndarray of shape (n_components, n_features)
+    h_samples_ : ndarray of shape (batch_size, n_components)
+        Hidden states of the persistent chains (zeros under CD).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    n_iter_ : int
+    history_ : dict of lists
+        As :class:`BernoulliRBM`'s.
+
+    See Also
+    --------
+    BernoulliRBM : binary hidden units.
+    DBNAutoencoder : the deep autoencoder whose code layer this pretrains.
+
+    References
+    ----------
+    G. E. Hinton and R. R. Salakhutdinov (2006). Reducing the dimensionality
+    of data with neural networks. Science 313(5786), 504-507 (and its
+    supporting online material and code, ``rbmhidlinear.m``).
+
+    M. Welling, M. Rosen-Zvi and G. E. Hinton (2005). Exponential family
+    harmoniums with an application to information retrieval. NIPS.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from dbn import LinearHiddenRBM
+    >>> X = load_digits().data / 16
+    >>> rbm = LinearHiddenRBM(n_components=2, n_iter=2, random_state=0).fit(X)
+    >>> rbm.transform(X).shape
+    (1797, 2)
+    """
+
+    _parameter_constraints: dict = {
+        key: value for key, value in _BaseRBM._parameter_constraints.items()
+        if not key.startswith("sparsity")
+    }
+
+    def __init__(
+        self,
+        n_components=30,
+        *,
+        learning_rate=0.001,
+        batch_size=10,
+        n_iter=10,
+        verbose=0,
+        random_state=None,
+        k=1,
+        persistent=False,
+        sample_visible=False,
+        momentum=0.0,
+        weight_decay=0.0,
+        shuffle=True,
+        validation_fraction=None,
+    ):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.k = k
+        self.persistent = persistent
+        self.sample_visible = sample_visible
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.shuffle = shuffle
+        self.validation_fraction = validation_fraction
+
+    def _init_params(self, X, rng, below=None):
+        super()._init_params(X, rng, below)
+        # N(0, 0.1^2) as in rbmhidlinear.m, not the guide's 0.01: linear
+        # units start on a plateau, where their unit-variance noise swamps the
+        # signal of tiny weights, and larger ones leave it sooner.
+        self.components_ *= np.float32(10.0)
+
+    def _mean_hiddens(self, v):
+        h = self._hidden_input(v)
+        K.add_bias_(h, self.intercept_hidden_)
+        return h
+
+    def _sample_hiddens(self, v, rng):
+        h = self._mean_hiddens(v)
+        K.sample_gaussian_(h, new_state(rng))
+        return h
+
+    def inverse_transform(self, H):
+        """Visible probabilities given hidden states or means, P(v=1|h).
+
+        Parameters
+        ----------
+        H : array-like of shape (n_samples, n_components)
+            Real-valued hidden states, e.g. the output of ``transform``.
+
+        Returns
+        -------
+        V : ndarray of shape (n_samples, n_features), dtype float32
+        """
+        check_is_fitted(self)
+        if sp.issparse(H):
+            H = H.toarray()
+        H = check_array(H, dtype=np.float32, order="C", input_name="H", ensure_min_features=0)
+        if H.shape[1] != self.n_components:
+            raise ValueError(
+                f"H must have shape (n_samples, {self.n_components}) (n_components); got {H.shape}."
+            )
+        return check_finite_output(self._mean_visibles(np.ascontiguousarray(H)), H,
+                                   f"{type(self).__name__}.inverse_transform")
+
+    def _free_energy(self, X):
+        # E(v, h) = -b_v.v + |h - b_h|^2 / 2 - h.W.v; integrating h out gives
+        # F(v) = -b_v.v - sum_j ((x_j + b_j)^2 - b_j^2) / 2 - n_h log(2 pi) / 2, x = W v.
+        b_h = self.intercept_hidden_.astype(np.float64)
+        M = self._hidden_input(X).astype(np.float64) + b_h
+        v_dot_bv = np.asarray(safe_sparse_dot(X, self.intercept_visible_.astype(np.float64))).ravel()
+        return (-v_dot_bv - 0.5 * ((M * M).sum(1) - float(b_h @ b_h))
+                - 0.5 * self.n_components * np.log(2.0 * np.pi))
+
+    def _pseudo_likelihood(self, X, rng):
+        # As BernoulliRBM's: one flipped visible unit per row, whose change of
+        # the hidden input is +-W[:, c], so F(v~) needs no second product.
+        n, d = X.shape
+        flip = rng.randint(0, d, n).astype(np.int64)
+        if sp.issparse(X):
+            v_at = np.asarray(X[np.arange(n), flip], dtype=np.float64).ravel()
+        else:
+            v_at = X[np.arange(n), flip].astype(np.float64)
+        delta = 1.0 - 2.0 * v_at
+        M = self._hidden_input(X).astype(np.float64) + self.intercept_hidden_
+        M_flip = M + delta[:, None] * self.components_[:, flip].T.astype(np.float64)
+        d_fe = -delta * self.intercept_visible_[flip] - 0.5 * ((M_flip**2).sum(1) - (M**2).sum(1))
+        # log sigmoid(F(v~) - F(v)) = -softplus(F(v) - F(v~))
+        return -d * np.logaddexp(0.0, -d_fe)
+
+    def _run_epoch(self, X, order, momentum, state, bufs):
+        W, b_h, b_v = self.components_, self.intercept_hidden_, self.intercept_visible_
+        if self.h_samples_.shape != (self.batch_size, self.n_components):
+            self.h_samples_ = np.zeros((self.batch_size, self.n_components), dtype=np.float32)
+        if self._W_inc.shape != W.shape:
+            self._W_inc = np.zeros_like(W)
+            self._b_h_inc = np.zeros_like(b_h)
+            self._b_v_inc = np.zeros_like(b_v)
+        if sp.issparse(X):
+            dense, data, indices, indptr, sparse = bufs["dummy2"], X.data, X.indices, X.indptr, True
+        else:
+            dense, data, indices, indptr, sparse = X, bufs["dummy1"], bufs["dummy_i"], bufs["dummy_i"], False
+        stats = np.zeros(2, dtype=np.float64)
+        VK.cd_epoch_linear(
+            BLAS_KIND, dense, data, indices.astype(np.int64, copy=False), indptr.astype(np.int64, copy=False),
+            sparse, order, self.batch_size,
+            W, b_h, b_v, self._W_inc, self._b_h_inc, self._b_v_inc, self.h_samples_,
+            self.k, self.persistent, self.sample_visible,
+            float(self.learning_rate), float(momentum), float(self.weight_decay),
+            state, bufs["V"], bufs["H"], bufs["Hs"], stats, *bufs["lower"],
+        )
+        return stats
+
+
+class _JointLabelRBM(_BaseRBM):
+    """Top RBM of a DBN over ``[v, one_hot(y)]``: binary units and one softmax label group.
+
+    Hinton, Osindero & Teh (2006), figure 1 and section 6: the top-level associative
+    memory learns the joint distribution of the penultimate layer and the
+    labels.  The first ``n_features_in_ - n_labels_`` visible units are the
+    penultimate layer, the last ``n_labels_`` the labels (``components_ =
+    [W_v | W_y]``), so ``transform`` and ``free_energy`` take rows ``[v,
+    one_hot(y)]``.  Trained by :class:`~dbn.DBN` (``joint_labels=True``)
+    with :func:`dbn._rbm_variant_kernels.cd_epoch_labels`, CD-k only.  The
+    pseudo-likelihood of the history is NaN (not defined here for a
+    softmax group).
+    """
+
+    __init__ = BernoulliRBM.__init__
+
+    def fit(self, X, y=None):
+        """Not available: trained by ``DBN(joint_labels=True).fit(X, y)``."""
+        raise TypeError("the labelled top RBM is trained by DBN(joint_labels=True).fit(X, y)")
+
+    partial_fit = fit
+
+    def _fit_labelled(self, X, labels, n_labels, below):
+        """Train on validated ``X`` (going up through ``below``) and label indices."""
+        self._validate_params()
+        _check_momentum(self.momentum)
+        for name, bad in (("persistent", self.persistent), ("sparsity_cost", self.sparsity_cost > 0),
+                          ("validation_fraction", self.validation_fraction is not None)):
+            if bad:
+                raise ValueError(f"the labelled top RBM of DBN(joint_labels=True) is trained by CD-k "
+                                 f"without {name}; set it off for the top layer.")
+        self.n_labels_ = int(n_labels)
+        self.n_features_in_ = below.width + self.n_labels_
+        rng = check_random_state(self.random_state)
+        self.random_state_ = rng
+        self._labels = labels
+        try:
+            self._init_params(X, rng, below)
+            return _interruptible(self._fit_epochs, X, self.n_iter, rng, None, below)
+        finally:
+            del self._labels  # the training labels do not belong in the model
+
+    def _init_params(self, X, rng, below=None):
+        super()._init_params(X, rng, below)
+        W_y = rng.normal(0.0, 0.01, (self.n_components, self.n_labels_))
+        # Hinton's guide, sections 8 and 13.1: a softmax group's biases start
+        # at the log of the class frequencies.
+        freq = np.bincount(self._labels, minlength=self.n_labels_) / max(len(self._labels), 1)
+        b_y = np.log(np.clip(freq, _BIAS_EPS, None))
+        self.components_ = np.ascontiguousarray(np.hstack([self.components_, W_y]), dtype=np.float32)
+        self.intercept_visible_ = np.concatenate([self.intercept_visible_, b_y]).astype(np.float32)
+        self._W_inc = np.zeros_like(self.components_)
+        self._b_v_inc = np.zeros_like(self.intercept_visible_)
+
+    def _buffers(self, below):
+        bufs = super()._buffers(below)
+        B = self.batch_size
+        bufs["V"] = np.empty((2 * B, below.width + self.n_labels_), dtype=np.float32)
+        bufs["P"] = np.empty((B, below.width), dtype=np.float32)
+        return bufs
+
+    def _run_epoch(self, X, order, momentum, state, bufs):
+        if sp.issparse(X):
+            dense, data, indices, indptr, sparse = bufs["dummy2"], X.data, X.indices, X.indptr, True
+        else:
+            dense, data, indices, indptr, sparse = X, bufs["dummy1"], bufs["dummy_i"], bufs["dummy_i"], False
+        stats = np.zeros(2, dtype=np.float64)
+        VK.cd_epoch_labels(
+            BLAS_KIND, dense, data, indices.astype(np.int64, copy=False), indptr.astype(np.int64, copy=False),
+            sparse, order, self.batch_size, self._labels,
+            self.components_, self.intercept_hidden_, self.intercept_visible_,
+            self._W_inc, self._b_h_inc, self._b_v_inc, self.k, self.sample_visible,
+            float(self.learning_rate), float(momentum), float(self.weight_decay),
+            state, bufs["V"], bufs["H"], bufs["Hs"], bufs["P"], stats, *bufs["lower"],
+        )
+        return stats
+
+    def _pseudo_likelihood(self, X, rng):
+        return np.full(X.shape[0], np.nan)
+
+    def _pen_input(self, P):
+        """``P @ W_v.T + b_h`` (float32) for penultimate-layer rows ``P``."""
+        n_pen = self.components_.shape[1] - self.n_labels_
+        H0 = np.ascontiguousarray(safe_sparse_dot(P, self.components_[:, :n_pen].T, dense_output=True),
+                                  dtype=np.float32)
+        H0 += self.intercept_hidden_
+        return H0
+
+    def label_log_proba(self, P):
+        """``log p(y | v)`` from the free energy of each label (float64).
+
+        Parameters
+        ----------
+        P : ndarray of shape (n_samples, n_pen)
+            Penultimate-layer probabilities.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_labels_)
+        """
+        n_pen = self.components_.shape[1] - self.n_labels_
+        F = np.empty((P.shape[0], self.n_labels_), dtype=np.float64)
+        VK.label_free_energies(self._pen_input(P), np.ascontiguousarray(self.components_[:, n_pen:]),
+                               self.intercept_visible_[n_pen:], F)
+        logits = -F
+        return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+    def hidden_given_pen(self, P):
+        """``E[h | v] = sum_y p(y | v) P(h = 1 | v, y)``: the labels summed out exactly.
+
+        Parameters
+        ----------
+        P : ndarray of shape (n_samples, n_pen)
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_components), dtype float32
+        """
+        n_pen = self.components_.shape[1] - self.n_labels_
+        proba = np.exp(self.label_log_proba(P)).astype(np.float32)
+        H0 = self._pen_input(P)
+        out = np.zeros_like(H0)
+        zero = np.zeros(self.n_components, dtype=np.float32)
+        for y in range(self.n_labels_):
+            h = H0 + self.components_[:, n_pen + y]
+            K.sigmoid_bias_(h, zero)
+            out += proba[:, y:y + 1] * h
+        return out

@@ -14,8 +14,9 @@ wrote in a folder and writes, in the same folder,
   table of our errors beside the published ones (:data:`PUBLISHED`).
 
 Errors are in percent in the tables and figures (fractions in the records).
-The plotting functions return a :class:`matplotlib.figure.Figure` built
-without pyplot (no global state, rendered by the Agg canvas when saved).
+The figures are drawn by the ``plot_study_*`` functions of
+:mod:`dbn.plotting`, which users can call on records themselves; this module
+imports matplotlib only when it draws them.
 """
 
 import csv
@@ -31,11 +32,6 @@ from .study import PRESETS, load_records
 __all__ = [
     "PUBLISHED",
     "errors_table",
-    "plot_depth",
-    "plot_errors",
-    "plot_gradient_norms",
-    "plot_label_curve",
-    "plot_learning_curves",
     "published_comparison",
     "summary_table",
     "write_report",
@@ -202,6 +198,14 @@ def summary_table(records):
     return rows
 
 
+def _study_groups(records):
+    """{(preset, split): records}: the report has one section per preset and split."""
+    groups = defaultdict(list)
+    for rec in records:
+        groups[(rec["config"]["preset"], rec["config"]["split"])].append(rec)
+    return dict(sorted(groups.items()))
+
+
 def write_csv(rows, path):
     """Write rows (dicts with the same keys) as CSV; None becomes an empty cell."""
     fields = list(rows[0]) if rows else []
@@ -287,290 +291,46 @@ def _depth_finding(records):
 
 
 # --------------------------------------------------------------------------- #
-# Figures
+# Figures (drawn by dbn.plotting, imported only when figures are asked for)
 # --------------------------------------------------------------------------- #
-def _figure(n_panels=1, width=6.4, height=4.2):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width * n_panels, height), layout="constrained")
-    axes = fig.subplots(1, n_panels, squeeze=False, sharey=True)[0]
-    return fig, list(axes)
-
-
-def _legend(ax, **kwargs):
-    if ax.get_legend_handles_labels()[0]:  # nothing drawn (all runs failed): no legend
-        ax.legend(**kwargs)
+#: The study figures that moved to :mod:`dbn.plotting`: old name -> new name.
+_MOVED = {
+    "plot_errors": "plot_study_errors",
+    "plot_depth": "plot_study_depth",
+    "plot_label_curve": "plot_study_label_curve",
+    "plot_gradient_norms": "plot_study_gradient_norms",
+    "plot_learning_curves": "plot_study_learning_curves",
+}
 
 
-def _integer_epochs(ax):
-    from matplotlib.ticker import MaxNLocator
+def __getattr__(name):
+    # The figures used to live here; the old names still work (with matplotlib).
+    if name in _MOVED:
+        from . import plotting
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-def _study_groups(records):
-    """{(preset, split): records}: the figures are drawn per preset and split."""
-    groups = defaultdict(list)
-    for rec in records:
-        groups[(rec["config"]["preset"], rec["config"]["split"])].append(rec)
-    return dict(sorted(groups.items()))
-
-
-def _title(records):
-    c = records[0]["config"]
-    return c["preset"] + (" (validation)" if c["split"] == "validation" else "")
-
-
-def _error_label(records):
-    return "validation error (%)" if records[0]["config"]["split"] == "validation" \
-        else "test error (%)"
-
-
-def _colors(names):
-    palette = ["C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"]
-    return {n: palette[i % len(palette)] for i, n in enumerate(names)}
-
-
-def _inits(records):
-    """Inits in a stable order: "dbn" variants first."""
-    names = {r["config"]["init"] for r in records}
-    return sorted(names, key=lambda n: (not n.startswith("dbn"), n))
-
-
-def plot_errors(records):
-    """Error of each configuration: mean ± sd and every seed.
-
-    Parameters
-    ----------
-    records : list of dict
-        Records of one preset and split.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    """
-    groups = _groups(records)
-    depths = {k[3] for k in groups}
-    labels = {k[4] for k in groups}
-    colors = _colors(_inits(records))
-    fig, (ax,) = _figure(width=max(6.4, 0.7 * len(groups) + 2))
-    ticks = []
-    for x, ((_, _, init, depth, n_labels), recs) in enumerate(groups.items()):
-        errors = [_pct(_error(r)) for r in recs if _error(r) is not None]
-        if errors:
-            rng = np.random.RandomState(x)
-            ax.scatter(x + rng.uniform(-0.12, 0.12, len(errors)), errors, s=14,
-                       color=colors[init], alpha=0.6, zorder=2)
-            sd = np.std(errors, ddof=1) if len(errors) > 1 else 0.0
-            ax.errorbar(x + 0.25, np.mean(errors), yerr=sd, fmt="o", color=colors[init],
-                        capsize=4, zorder=3)
-        tick = init
-        if len(depths) > 1:
-            tick += f"\ndepth {depth}"
-        if len(labels) > 1:
-            tick += f"\n{n_labels} labels"
-        ticks.append(tick)
-    ax.set_xticks(range(len(ticks)), ticks, fontsize=8)
-    ax.set_ylabel(_error_label(records))
-    ax.set_title(f"{_title(records)}: every seed (dots), mean ± sd (bars)")
-    ax.grid(axis="y", alpha=0.3)
-    return fig
-
-
-def plot_depth(records):
-    """Box plots of the error by depth and init (the largest label count).
-
-    Parameters
-    ----------
-    records : list of dict
-        Records of one preset and split.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    """
-    top = max(r["config"]["labels"] for r in records)
-    records = [r for r in records if r["config"]["labels"] == top]
-    inits = _inits(records)
-    colors = _colors(inits)
-    depths = sorted({r["config"]["depth"] for r in records})
-    fig, (ax,) = _figure(width=max(6.4, 1.2 * len(depths) * len(inits) / 2 + 2))
-    width = 0.8 / len(inits)
-    for j, init in enumerate(inits):
-        data, pos = [], []
-        for i, d in enumerate(depths):
-            errors = [_pct(_error(r)) for r in records if r["config"]["init"] == init
-                      and r["config"]["depth"] == d and _error(r) is not None]
-            if errors:
-                data.append(errors)
-                pos.append(i + (j - (len(inits) - 1) / 2) * width)
-        if not data:
-            continue
-        box = ax.boxplot(data, positions=pos, widths=width * 0.85, patch_artist=True,
-                         manage_ticks=False, medianprops={"color": "black"})
-        for patch in box["boxes"]:
-            patch.set_facecolor(colors[init])
-            patch.set_alpha(0.5)
-        for p, errors in zip(pos, data, strict=True):
-            ax.scatter(np.full(len(errors), p), errors, s=10, color=colors[init], zorder=3)
-        ax.plot([], [], color=colors[init], linewidth=6, alpha=0.5, label=init)
-    ax.set_xticks(range(len(depths)), [str(d) for d in depths])
-    ax.set_xlabel("hidden layers")
-    ax.set_ylabel(_error_label(records))
-    ax.set_title(f"{_title(records)}: error by depth ({top} labels)")
-    _legend(ax)
-    ax.grid(axis="y", alpha=0.3)
-    return fig
-
-
-def plot_label_curve(records):
-    """Error against the number of labelled images, mean ± sd per init.
-
-    Parameters
-    ----------
-    records : list of dict
-        Records of one preset and split.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    """
-    inits = _inits(records)
-    colors = _colors(inits)
-    depths = sorted({r["config"]["depth"] for r in records})
-    fig, (ax,) = _figure()
-    for init in inits:
-        for depth in depths:
-            sel = [r for r in records if r["config"]["init"] == init
-                   and r["config"]["depth"] == depth]
-            labels = sorted({r["config"]["labels"] for r in sel})
-            stats = [_mean_sd([_pct(_error(r)) for r in sel if r["config"]["labels"] == n])
-                     for n in labels]
-            pts = [(n, s) for n, s in zip(labels, stats, strict=True) if s is not None]
-            if not pts:
-                continue
-            name = init if len(depths) == 1 else f"{init}, depth {depth}"
-            ax.errorbar([n for n, _ in pts], [s[0] for _, s in pts],
-                        yerr=[s[1] or 0.0 for _, s in pts], marker="o", capsize=4,
-                        color=colors[init], label=name)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("labelled training images")
-    ax.set_ylabel(_error_label(records))
-    ax.set_title(f"{_title(records)}: error by label count (mean ± sd over seeds)")
-    _legend(ax)
-    ax.grid(alpha=0.3, which="both")
-    return fig
-
-
-def _main_slice(records):
-    """The records of the deepest net and the largest label count."""
-    depth = max(r["config"]["depth"] for r in records)
-    labels = max(r["config"]["labels"] for r in records)
-    return [r for r in records if r["config"]["depth"] == depth
-            and r["config"]["labels"] == labels], depth, labels
-
-
-def plot_gradient_norms(records, n_epochs=10):
-    """Gradient norm reaching each layer over the first epochs of fine-tuning.
-
-    One panel per init (the deepest net, the largest label count); one line
-    per weight layer, the mean over seeds (the band: min to max).  Layers
-    near the input receiving far smaller gradients than the output layer is
-    the vanishing gradient of deep logistic nets.
-
-    Parameters
-    ----------
-    records : list of dict
-        Records of one preset and split.
-    n_epochs : int, default=10
-        Epochs shown.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    """
-    records, depth, labels = _main_slice(records)
-    inits = _inits(records)
-    fig, axes = _figure(len(inits), width=4.6, height=3.8)
-    for ax, init in zip(axes, inits, strict=True):
-        norms = [np.asarray(r["gradient_norms"], dtype=float)[:n_epochs]
-                 for r in records if r["config"]["init"] == init and r["gradient_norms"]]
-        if not norms:
-            ax.set_title(f"{init}: no epochs")
-            continue
-        n = min(len(g) for g in norms)
-        stack = np.stack([g[:n] for g in norms])  # seeds x epochs x layers
-        epochs = np.arange(1, n + 1)
-        for layer in range(stack.shape[2]):
-            name = "output" if layer == stack.shape[2] - 1 else f"layer {layer + 1}"
-            ax.plot(epochs, stack[:, :, layer].mean(0), marker=".", label=name)
-            ax.fill_between(epochs, stack[:, :, layer].min(0), stack[:, :, layer].max(0),
-                            alpha=0.15)
-        ax.set_yscale("log")
-        ax.set_xlabel("fine-tuning epoch")
-        _integer_epochs(ax)
-        ax.set_title(init)
-        ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("mean gradient norm per weight matrix")
-    _legend(axes[-1], fontsize=8)
-    fig.suptitle(f"{_title(records)}: gradient norm per layer, first {n_epochs} epochs "
-                 f"(depth {depth}, {labels} labels)")
-    return fig
-
-
-def plot_learning_curves(records):
-    """Training loss per epoch of fine-tuning: every seed, per init.
-
-    Parameters
-    ----------
-    records : list of dict
-        Records of one preset and split (the deepest net and the largest
-        label count are shown).
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    """
-    records, depth, labels = _main_slice(records)
-    inits = _inits(records)
-    colors = _colors(inits)
-    fig, (ax,) = _figure()
-    for init in inits:
-        first = True
-        for r in records:
-            if r["config"]["init"] != init or not r["loss_curve"]:
-                continue
-            ax.plot(np.arange(1, len(r["loss_curve"]) + 1), r["loss_curve"],
-                    color=colors[init], alpha=0.7, linewidth=1,
-                    label=init if first else None)
-            first = False
-    ax.set_yscale("log")
-    ax.set_xlabel("fine-tuning epoch")
-    _integer_epochs(ax)
-    ax.set_ylabel("training loss (cross-entropy + L2)")
-    ax.set_title(f"{_title(records)}: learning curves, every seed (depth {depth}, "
-                 f"{labels} labels)")
-    _legend(ax)
-    ax.grid(alpha=0.3, which="both")
-    return fig
+        return getattr(plotting, _MOVED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _figures(records):
     """[(file stem, caption, function)] for one preset and split."""
+    from . import plotting
+
     out = [("errors", "Error of every configuration: each seed (dots), mean ± sd.",
-            plot_errors)]
+            plotting.plot_study_errors)]
     if len({r["config"]["depth"] for r in records}) > 1:
-        out.append(("depth", "Error by depth and init (box plots; dots: seeds).", plot_depth))
+        out.append(("depth", "Error by depth and init (box plots; dots: seeds).",
+                    plotting.plot_study_depth))
     if len({r["config"]["labels"] for r in records}) > 1:
         out.append(("labels", "Error by number of labelled images (mean ± sd).",
-                    plot_label_curve))
+                    plotting.plot_study_label_curve))
     if any(r["gradient_norms"] for r in records):
         out.append(("gradients", "Gradient norm per layer over the first epochs of "
-                    "fine-tuning (mean over seeds; band: min to max).", plot_gradient_norms))
+                    "fine-tuning (mean over seeds; band: min to max).",
+                    plotting.plot_study_gradient_norms))
     if any(r["loss_curve"] for r in records):
         out.append(("learning", "Learning curves of fine-tuning (every seed).",
-                    plot_learning_curves))
+                    plotting.plot_study_learning_curves))
     return out
 
 

@@ -18,11 +18,23 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
+from . import _rbm_kernels as K
+from . import _rbm_variant_kernels as VK
+from ._blas import BLAS_KIND
 from ._persistence import PickleStampMixin
-from .exceptions import DivergenceError
-from .rbm import BernoulliRBM, GaussianBernoulliRBM, _Below
+from ._rng import new_state
+from .exceptions import DivergenceError, check_finite_output
+from .rbm import BernoulliRBM, GaussianBernoulliRBM, LinearHiddenRBM, _Below, _JointLabelRBM
 
 __all__ = ["DBN"]
 
@@ -114,6 +126,25 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     gaussian_learning_rate : float or None, default=None
         Learning rate of a Gaussian first layer (None: a tenth of its
         ``learning_rate``, as Hinton's guide advises for linear units).
+    top_layer : {"bernoulli", "linear"}, default="bernoulli"
+        Hidden units of the top RBM: binary, or ``"linear"`` with Gaussian
+        noise (:class:`~dbn.LinearHiddenRBM`, the code layer of Hinton &
+        Salakhutdinov's deep autoencoder; ``transform`` then returns
+        real-valued codes).
+    linear_learning_rate : float or None, default=None
+        Learning rate of a linear top layer (None: a hundredth of its
+        ``learning_rate``, the ratio of 0.001 to 0.1 in Hinton &
+        Salakhutdinov's code).
+    joint_labels : bool, default=False
+        Hinton, Osindero & Teh (2006): ``fit(X, y)`` trains the top RBM on
+        the penultimate layer's probabilities joined with a softmax group of
+        label units (one-hot ``y``), so that the top RBM models the joint
+        distribution of the top-level features and the labels.  Then
+        ``sample(labels=...)`` generates chosen classes, ``predict`` and
+        ``predict_proba`` classify by the free energy of each label, and
+        ``transform`` sums the labels out.  Needs y, binary data (a
+        Bernoulli first layer when there is a single layer), CD (not
+        persistent) and no sparsity in the top layer.
     checkpoint_dir : str or None, default=None
         Folder where each finished layer is saved (``layer_<i>.pkl``). A later
         ``fit`` with the same data shape and settings resumes after the last
@@ -136,6 +167,8 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         pseudo-likelihood, free-energy gap, time).
     fit_time_ : list of float
         Seconds spent training each layer.
+    classes_ : ndarray of shape (n_classes,)
+        The labels (``joint_labels=True`` only).
 
     References
     ----------
@@ -144,6 +177,9 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
     G. E. Hinton and R. R. Salakhutdinov (2006). Reducing the dimensionality
     of data with neural networks. Science 313(5786), 504-507.
+
+    G. E. Hinton (2010). A practical guide to training restricted Boltzmann
+    machines, section 13.1 (softmax units). UTML TR 2010-003.
 
     Examples
     --------
@@ -168,6 +204,9 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "sparsity_target": [Interval(numbers.Real, 0, 1, closed="neither"), list, tuple],
         "first_layer": [StrOptions({"auto", "bernoulli", "gaussian"})],
         "gaussian_learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "top_layer": [StrOptions({"bernoulli", "linear"})],
+        "linear_learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "joint_labels": ["boolean"],
         "checkpoint_dir": [str, os.PathLike, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -188,6 +227,9 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         sparsity_target=0.1,
         first_layer="auto",
         gaussian_learning_rate=None,
+        top_layer="bernoulli",
+        linear_learning_rate=None,
+        joint_labels=False,
         checkpoint_dir=None,
         verbose=0,
         random_state=None,
@@ -204,6 +246,9 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.sparsity_target = sparsity_target
         self.first_layer = first_layer
         self.gaussian_learning_rate = gaussian_learning_rate
+        self.top_layer = top_layer
+        self.linear_learning_rate = linear_learning_rate
+        self.joint_labels = joint_labels
         self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
         self.random_state = random_state
@@ -221,9 +266,25 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             kw = {name: settings[name][i] for name in PER_LAYER}
             cls = BernoulliRBM
             if i == 0 and kind == "gaussian":
+                if i == n - 1 and (self.joint_labels or self.top_layer == "linear"):
+                    raise ValueError(
+                        "a single-layer DBN on real-valued data (a Gaussian first layer) cannot have "
+                        "label units or linear hidden units; add a layer, or scale the data to [0, 1]."
+                    )
                 cls = GaussianBernoulliRBM
                 kw["learning_rate"] = (self.gaussian_learning_rate if self.gaussian_learning_rate is not None
                                        else kw["learning_rate"] / 10.0)
+            if i == n - 1 and self.joint_labels:
+                if self.top_layer != "bernoulli":
+                    raise ValueError("joint_labels=True needs top_layer='bernoulli' (binary top units).")
+                cls = _JointLabelRBM
+            elif i == n - 1 and self.top_layer == "linear":
+                if kw.pop("sparsity_cost") > 0:
+                    raise ValueError("top_layer='linear': the linear top layer takes no sparsity_cost.")
+                del kw["sparsity_target"]
+                cls = LinearHiddenRBM
+                kw["learning_rate"] = (self.linear_learning_rate if self.linear_learning_rate is not None
+                                       else kw["learning_rate"] / 100.0)
             rbms.append(cls(n_components=size, random_state=int(seeds[i]), verbose=self.verbose, **kw))
         return rbms
 
@@ -255,15 +316,17 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Pretrain the stack greedily on X (labels are not used).
+        """Pretrain the stack greedily on X (and y with ``joint_labels``).
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data: values in [0, 1] for a Bernoulli first layer,
             standardised real values for a Gaussian one.
-        y : Ignored
-            Not used, present for API consistency by convention.
+        y : array-like of shape (n_samples,) or None, default=None
+            Class labels, used only with ``joint_labels=True`` (then
+            required): they join the top RBM's visible layer as one softmax
+            group.  Ignored otherwise.
 
         Returns
         -------
@@ -274,6 +337,11 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         if sp.issparse(X) and not X.has_canonical_format:
             X = X.copy()  # the kernels read CSR rows as they are: no duplicates
             X.sum_duplicates()
+        labels = None
+        if self.joint_labels:
+            labels = self._encode_labels(X, y)
+        elif hasattr(self, "classes_"):
+            del self.classes_
         rng = check_random_state(self.random_state)
         seeds = rng.randint(0, 2**31 - 1, size=len(self._layer_sizes()))
         self._kind = first_layer_kind(X, self.first_layer)
@@ -288,6 +356,8 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             # probabilities of the whole data set are ever stored.
             below = _Below(self.rbms_, X.shape[1])
             width = below.width
+            if isinstance(rbm, _JointLabelRBM):
+                width += len(self.classes_)  # the label units join its visible layer
             saved = self._load_checkpoint(i, rbm, width) if self.checkpoint_dir else None
             if saved is not None:
                 rbm = saved
@@ -299,7 +369,11 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                     print(f"[DBN] layer {i + 1}/{len(rbms)}: {type(rbm).__name__} "
                           f"{width} -> {rbm.n_components}", flush=True)
                 try:
-                    if i == 0:
+                    if isinstance(rbm, _JointLabelRBM):
+                        if i == 0:
+                            rbm._check_X(X, reset=True)  # binary data only
+                        rbm._fit_labelled(X, labels, len(self.classes_), below)
+                    elif i == 0:
                         rbm.fit(X)  # validates X for its unit type
                     else:
                         rbm._validate_params()
@@ -327,8 +401,39 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self.fit_time_.append(time.perf_counter() - t0)
         return self
 
+    def _encode_labels(self, X, y):
+        """Label index of every row (int64) for ``joint_labels``; sets ``classes_``."""
+        if y is None:
+            raise ValueError("joint_labels=True trains the top RBM on the labels too: fit(X, y) needs y.")
+        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
+        check_consistent_length(X, y)
+        check_classification_targets(y)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"joint_labels=True needs at least 2 classes; got {self.classes_.tolist()}.")
+        return labels.astype(np.int64)
+
+    def _penultimate(self, X):
+        """Validated X propagated up to the top RBM's (non-label) visible units, dense float32."""
+        X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, order="C", reset=False)
+        if len(self.rbms_) == 1:
+            if self._kind == "bernoulli" and X.shape[0]:
+                values = X.data if sp.issparse(X) else X
+                if values.size and (values.min() < 0.0 or values.max() > 1.0):
+                    raise ValueError(f"{type(self).__name__} expects X with values in [0, 1] (its first "
+                                     "layer has binary units).")
+            return np.ascontiguousarray(X.toarray() if sp.issparse(X) else X, dtype=np.float32)
+        for rbm in self.rbms_[:-1]:
+            X = rbm.transform(X)
+        return X
+
     def transform(self, X):
         """Top-layer hidden probabilities, propagated up the stack.
+
+        With ``top_layer="linear"`` the top layer's real-valued means (codes);
+        with ``joint_labels`` the labels are summed out exactly: ``E[h | v]
+        = sum_y p(y | v) P(h = 1 | v, y)``, with ``p(y | v)`` from the free
+        energies (:meth:`predict_proba`).
 
         Parameters
         ----------
@@ -339,10 +444,170 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         H : ndarray of shape (n_samples, hidden_layer_sizes[-1]), dtype float32
         """
         check_is_fitted(self)
+        top = self.rbms_[-1]
+        if isinstance(top, _JointLabelRBM):
+            P = self._penultimate(X)
+            return check_finite_output(top.hidden_given_pen(P), P, f"{type(self).__name__}.transform")
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float32, order="C", reset=False)
         for rbm in self.rbms_:
             X = rbm.transform(X)
         return X
+
+    def _has_labels(self):
+        return self.joint_labels
+
+    @available_if(_has_labels)
+    def predict_proba(self, X):
+        """Probability of each label given X, from the top RBM's free energies.
+
+        Hinton, Osindero & Teh (2006), section 6: ``p(y | v)`` is
+        proportional to ``exp(-F(v, y))``, where ``F(v, y)`` is the free
+        energy of the top RBM with the penultimate layer at ``v`` (the
+        probabilities of the up-pass) and label ``y`` on; a softmax over the
+        ``n_classes`` free energies, one cheap pass each.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), dtype float64
+            Columns in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        P = self._penultimate(X)
+        return check_finite_output(np.exp(self.rbms_[-1].label_log_proba(P)), P,
+                                   f"{type(self).__name__}.predict_proba")
+
+    @available_if(_has_labels)
+    def predict(self, X):
+        """Label with the lowest free energy (``joint_labels=True``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def sample(self, n_samples=None, *, labels=None, n_gibbs=1000, start=None, random_state=None):
+        """Generate data: Gibbs sampling in the top RBM, then one top-down pass.
+
+        The DBN's generative model (Hinton, Osindero & Teh 2006, figure
+        1): the top RBM is an undirected associative memory, the layers
+        below it a directed net from each layer to the one below.  So: run
+        ``n_gibbs`` steps of alternating Gibbs sampling (hidden units, then
+        visible units) in the top RBM; take the last sample of its visible
+        (penultimate) units; go down once through the lower layers, each
+        layer's binary states sampled from ``P(v | h)`` of its RBM (the
+        generative weights ``components_`` and visible biases); and return
+        the bottom layer's probabilities (its means for Gaussian data),
+        which show a sample better than binary pixels do.
+
+        The chains start at random (each penultimate unit on with
+        probability 0.5, or N(0, 1) for a single Gaussian layer), or at
+        the up-pass probabilities of ``start`` (data-driven: the chains
+        begin near the data; figure 9 of the paper starts them from the
+        up-pass of random binary images).  With
+        ``joint_labels``, ``labels`` clamps the label units to those labels
+        for the whole chain (the paper's figure 8: samples of each clamped
+        digit 1000 steps apart); without ``labels`` the label units are
+        sampled with the rest (their softmax, one label on), starting from
+        uniform probabilities, or from ``predict_proba(start)``.
+
+        Parameters
+        ----------
+        n_samples : int or None, default=None
+            Number of samples; None: ``len(labels)``, else ``len(start)``,
+            else 1.
+        labels : array-like of shape (n_samples,), default=None
+            Labels to clamp, among ``classes_`` (``joint_labels=True`` only).
+        n_gibbs : int, default=1000
+            Steps of alternating Gibbs sampling in the top RBM (the paper:
+            1000); at least 1.
+        start : {array-like, sparse matrix} of shape (n_samples, n_features), default=None
+            Data whose up-pass starts the chains; None: random states.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the start and the sampling; None uses the estimator's
+            ``random_state`` (so a seeded model gives the same samples on
+            every call).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features), dtype float32
+            Probabilities (binary data) or means (Gaussian data) of the
+            bottom layer.
+        """
+        check_is_fitted(self)
+        if isinstance(n_gibbs, bool) or not isinstance(n_gibbs, numbers.Integral) or n_gibbs < 1:
+            raise ValueError(f"n_gibbs must be a positive integer; got {n_gibbs!r}.")
+        rng = check_random_state(self.random_state if random_state is None else random_state)
+        top = self.rbms_[-1]
+        joint = isinstance(top, _JointLabelRBM)
+        n_labels = top.n_labels_ if joint else 0
+        n_pen = top.components_.shape[1] - n_labels
+        sizes = []
+        idx = None
+        if labels is not None:
+            if not joint:
+                raise ValueError("labels= needs a DBN fitted with joint_labels=True and y.")
+            labels = column_or_1d(check_array(labels, ensure_2d=False, dtype=None, input_name="labels"))
+            n_classes = len(self.classes_)
+            idx = np.searchsorted(self.classes_, labels)
+            known = (idx < n_classes) & (self.classes_[np.minimum(idx, n_classes - 1)] == labels)
+            if not known.all():
+                raise ValueError(f"labels must be among classes_ {self.classes_.tolist()}; got "
+                                 f"{np.unique(labels[~known]).tolist()}.")
+            sizes.append(len(idx))
+        P = None
+        if start is not None:
+            P = self._penultimate(start)
+            sizes.append(P.shape[0])
+        if n_samples is None:
+            n_samples = sizes[0] if sizes else 1
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        if any(size != n_samples for size in sizes):
+            raise ValueError(f"n_samples={n_samples}, len(labels) and len(start) must agree; got "
+                             f"{[n_samples, *sizes]}.")
+        gaussian_visible = len(self.rbms_) == 1 and isinstance(top, GaussianBernoulliRBM)
+        V = np.empty((n_samples, n_pen + n_labels), dtype=np.float32)
+        if P is not None:
+            V[:, :n_pen] = P
+        elif gaussian_visible:
+            V[:, :n_pen] = rng.standard_normal((n_samples, n_pen))
+        else:
+            V[:, :n_pen] = rng.random_sample((n_samples, n_pen)) < 0.5
+        if joint:
+            if idx is not None:
+                V[:, n_pen:] = 0.0
+                V[np.arange(n_samples), n_pen + idx] = 1.0
+            elif P is not None:
+                V[:, n_pen:] = np.exp(top.label_log_proba(P))
+            else:
+                V[:, n_pen:] = 1.0 / n_labels
+        H = np.empty((n_samples, top.n_components), dtype=np.float32)
+        VK.gibbs_chain(BLAS_KIND, V, top.components_, top.intercept_hidden_, top.intercept_visible_,
+                       n_labels, idx is not None, isinstance(top, LinearHiddenRBM), gaussian_visible,
+                       int(n_gibbs), new_state(rng), H, np.empty_like(V))
+        if len(self.rbms_) == 1:
+            out = np.ascontiguousarray(H @ top.components_[:, :n_pen], dtype=np.float32)
+            bias = np.ascontiguousarray(top.intercept_visible_[:n_pen])
+            if gaussian_visible:
+                K.add_bias_(out, bias)
+            else:
+                K.sigmoid_bias_(out, bias)
+        else:
+            out = np.ascontiguousarray(V[:, :n_pen])
+            for rbm in reversed(self.rbms_[:-1]):
+                out = rbm._mean_visibles(out)
+                if rbm is not self.rbms_[0]:
+                    K.sample_bernoulli_(out, new_state(rng))
+        return check_finite_output(out, out, f"{type(self).__name__}.sample")
 
     @property
     def _n_features_out(self):
@@ -360,11 +625,13 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Returns
         -------
         coefs : list of ndarray of shape (n_in, n_out), float32
-            ``rbm.components_.T`` of each layer, bottom first.
+            ``rbm.components_.T`` of each layer, bottom first; with
+            ``joint_labels``, the top layer's without the label units' rows.
         intercepts : list of ndarray of shape (n_out,), float32
             Each layer's hidden biases.
         """
         check_is_fitted(self)
-        coefs = [np.ascontiguousarray(r.components_.T) for r in self.rbms_]
+        widths = [r.components_.shape[1] - getattr(r, "n_labels_", 0) for r in self.rbms_]
+        coefs = [np.ascontiguousarray(r.components_[:, :w].T) for r, w in zip(self.rbms_, widths)]
         intercepts = [r.intercept_hidden_.copy() for r in self.rbms_]
         return coefs, intercepts

@@ -146,3 +146,130 @@ def expected_cd_update(X, W, b_h, b_v, k):
     Hd = sigmoid(X @ W.T + b_h)
     gW = Hd.T @ X / len(X) - (ph_v * dist[:, None]).T @ V
     return gW, Hd.mean(0) - dist @ ph_v, X.mean(0) - dist @ V
+
+
+def _sample_binary_and_labels(state, v, n_pen, labels):
+    """The draws of ``dbn._rbm_variant_kernels.sample_visible_labels_``, replayed."""
+    v = v.copy()
+    u = draw_uniform(state, (v.shape[0], n_pen))
+    v[:, :n_pen] = (u < v[:, :n_pen].astype(np.float32)).astype(np.float64)
+    if labels and v.shape[1] > n_pen:
+        u = draw_uniform(state, v.shape[0])
+        for i in range(v.shape[0]):
+            cum = np.cumsum(v[i, n_pen:].astype(np.float32))
+            above = np.flatnonzero(u[i] < cum)
+            chosen = above[0] if len(above) else len(cum) - 1
+            v[i, n_pen:] = 0.0
+            v[i, n_pen + chosen] = 1.0
+    return v
+
+
+def _softmax(a):
+    return np.exp(a - np.logaddexp.reduce(a, axis=1, keepdims=True))
+
+
+def cd_epoch_labels(P, labels, n_labels, order, batch_size, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, *, k,
+                    sample_visible, lr, momentum, weight_decay, state):
+    """Reference for :func:`dbn._rbm_variant_kernels.cd_epoch_labels` (float64).
+
+    ``P`` holds the penultimate layer's values of every row (already
+    propagated up).  Returns the updated (W, b_h, b_v, W_inc, b_h_inc,
+    b_v_inc, sse).
+    """
+    W, b_h, b_v, W_inc, b_h_inc, b_v_inc = (a.astype(np.float64)
+                                            for a in (W, b_h, b_v, W_inc, b_h_inc, b_v_inc))
+    n_pen = P.shape[1]
+    sse = 0.0
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        v_pos = np.hstack([P[rows].astype(np.float64), np.eye(n_labels)[labels[rows]]])
+        m = len(v_pos)
+        h_pos = sigmoid(v_pos @ W.T + b_h)
+        h_state = (draw_uniform(state, h_pos.shape) < h_pos.astype(np.float32)).astype(np.float64)
+        for step in range(k):
+            last = step == k - 1
+            a = h_state @ W + b_v
+            v_neg = np.hstack([sigmoid(a[:, :n_pen]), _softmax(a[:, n_pen:])])
+            if step == 0:
+                sse += ((v_pos - v_neg) ** 2).sum()
+            if not last or sample_visible:
+                v_neg = _sample_binary_and_labels(state, v_neg, n_pen, True)
+            h_neg = sigmoid(v_neg @ W.T + b_h)
+            if not last:
+                h_state = (draw_uniform(state, h_neg.shape) < h_neg.astype(np.float32)).astype(np.float64)
+        W_inc = momentum * W_inc + lr * ((h_pos.T @ v_pos - h_neg.T @ v_neg) / m - weight_decay * W)
+        b_h_inc = momentum * b_h_inc + lr * (h_pos.mean(0) - h_neg.mean(0))
+        b_v_inc = momentum * b_v_inc + lr * (v_pos.mean(0) - v_neg.mean(0))
+        W, b_h, b_v = W + W_inc, b_h + b_h_inc, b_v + b_v_inc
+    return W, b_h, b_v, W_inc, b_h_inc, b_v_inc, sse
+
+
+def cd_epoch_linear(X, order, batch_size, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, chains, *, k,
+                    persistent, sample_visible, lr, momentum, weight_decay, state):
+    """Reference for :func:`dbn._rbm_variant_kernels.cd_epoch_linear` (float64).
+
+    Linear hidden units with unit-variance Gaussian noise (Hinton &
+    Salakhutdinov's ``rbmhidlinear.m``).  Returns the updated (W, b_h, b_v,
+    W_inc, b_h_inc, b_v_inc, chains, sse, rows).
+    """
+    W, b_h, b_v, W_inc, b_h_inc, b_v_inc, chains = (
+        a.astype(np.float64) for a in (W, b_h, b_v, W_inc, b_h_inc, b_v_inc, chains))
+    sse, rows_seen = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        v_pos = X[order[start:start + batch_size]].astype(np.float64)
+        m = len(v_pos)
+        h_pos = v_pos @ W.T + b_h
+        h_smp = h_pos + draw_normal(state, h_pos.shape)
+        h_state = chains if persistent else h_smp
+        nc = len(h_state)
+        for step in range(k):
+            last = step == k - 1
+            v_neg = sigmoid(h_state @ W + b_v)
+            if step == 0 and not persistent:
+                sse += ((v_pos - v_neg) ** 2).sum()
+                rows_seen += m
+            if not last or sample_visible:
+                v_neg = (draw_uniform(state, v_neg.shape) < v_neg.astype(np.float32)).astype(np.float64)
+            h_neg = v_neg @ W.T + b_h
+            if not last or persistent:
+                h_state = h_neg + draw_normal(state, h_neg.shape)
+                if persistent and last:
+                    chains = h_state
+        W_inc = momentum * W_inc + lr * (h_pos.T @ v_pos / m - h_neg.T @ v_neg / nc - weight_decay * W)
+        b_h_inc = momentum * b_h_inc + lr * (h_pos.mean(0) - h_neg.mean(0))
+        b_v_inc = momentum * b_v_inc + lr * (v_pos.mean(0) - v_neg.mean(0))
+        W, b_h, b_v = W + W_inc, b_h + b_h_inc, b_v + b_v_inc
+    return W, b_h, b_v, W_inc, b_h_inc, b_v_inc, chains, sse, rows_seen
+
+
+def gibbs_chain(V, W, b_h, b_v, *, n_labels, clamp, linear_hidden, gaussian_visible, n_steps, state):
+    """Reference for :func:`dbn._rbm_variant_kernels.gibbs_chain`: the last (V, H) samples."""
+    V = V.astype(np.float64)
+    W = W.astype(np.float64)
+    n_pen = W.shape[1] - n_labels
+    free = n_labels > 0 and not clamp
+    for _ in range(n_steps):
+        a = V @ W.T + b_h
+        if linear_hidden:
+            H = a + draw_normal(state, a.shape)
+        else:
+            H = (draw_uniform(state, a.shape) < sigmoid(a).astype(np.float32)).astype(np.float64)
+        b = H @ W + b_v
+        if gaussian_visible:
+            V_new = b + draw_normal(state, b.shape)
+        else:
+            V_new = b.copy()
+            V_new[:, :n_pen] = sigmoid(b[:, :n_pen])
+            if free:
+                V_new[:, n_pen:] = _softmax(b[:, n_pen:])
+            V_new = _sample_binary_and_labels(state, V_new, n_pen, free)
+            if n_labels and clamp:
+                V_new[:, n_pen:] = V[:, n_pen:]
+        V = V_new
+    return V, H
+
+
+def label_free_energies(H0, W_y, b_y):
+    """``F(v, y)`` without ``-b_v . v``, from ``H0 = v @ W_v.T + b_h``: shape (n, n_labels)."""
+    H0 = H0.astype(np.float64)
+    return np.stack([-b_y[y] - softplus(H0 + W_y[:, y]).sum(1) for y in range(W_y.shape[1])], axis=1)

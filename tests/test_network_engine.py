@@ -28,7 +28,7 @@ TARGETS = {
     "logistic": (RNG.uniform(size=(N_SAMPLES, 3)) < 0.4).astype(np.float32),
 }
 SIZES = (N_FEATURES, 6, 5, 3)
-ACTIVATIONS = ("logistic", "relu")
+ACTIVATIONS = ("logistic", "relu", "identity")
 OUTPUTS = ("softmax", "identity", "logistic")
 
 
@@ -46,7 +46,8 @@ def _params(activation="logistic", seed=0, scale=1.0):
 
 def ref_forward(params, layout, X, activation, output, masks=None, keep=(1.0, 1.0)):
     """Output activations and pre-activations; ``masks[l]`` are 0/1 arrays
-    (l = 0: the input) applied with inverted-dropout scaling."""
+    (l = 0: the input) applied with inverted-dropout scaling.  ``activation``:
+    one name, or one per hidden layer."""
     coefs, intercepts = net.unpack(np.asarray(params, np.float64), layout)
     a = np.asarray(X, np.float64)
     if masks is not None:
@@ -54,7 +55,8 @@ def ref_forward(params, layout, X, activation, output, masks=None, keep=(1.0, 1.
     for layer, (w, b) in enumerate(zip(coefs, intercepts)):
         z = a @ w + b
         if layer < len(coefs) - 1:
-            a = expit(z) if activation == "logistic" else np.maximum(z, 0.0)
+            act = activation if isinstance(activation, str) else activation[layer]
+            a = expit(z) if act == "logistic" else z if act == "identity" else np.maximum(z, 0.0)
             if masks is not None:
                 a = a * masks[layer + 1] / keep[1]
     if output == "softmax":
@@ -205,6 +207,31 @@ def test_gradient_with_dropout_matches_finite_differences(activation):
     f = lambda p: ref_loss(p, layout, X, Y, activation, "softmax", 0.1, masks, keep)  # noqa: E731
     assert loss == pytest.approx(f(params), rel=1e-5)
     np.testing.assert_allclose(grad, numeric_gradient(f, params), rtol=1e-3, atol=2e-6)
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_per_layer_activations_match_finite_differences(output):
+    # One activation per hidden layer, e.g. an autoencoder's linear code layer
+    # between logistic ones; with dropout, whose masks a linear unit's output
+    # must not be mistaken for.
+    params, layout = _params(seed=6, scale=1.5)
+    activation = ("identity", "logistic")
+    Y, keep = TARGETS[output], (0.9, 0.7)
+    masks = replay_masks(8, N_SAMPLES, layout, *keep)
+    for masks_, keep_ in ((None, (1.0, 1.0)), (masks, keep)):
+        loss, grad = net.loss_and_gradient(params, layout, X, Y, activation=activation, output=output,
+                                           alpha=0.1, keep_prob_input=keep_[0], keep_prob_hidden=keep_[1],
+                                           random_state=8)
+        f = lambda p, m=masks_, kp=keep_: ref_loss(p, layout, X, Y, activation, output, 0.1, m, kp)  # noqa: E731
+        assert loss == pytest.approx(f(params), rel=1e-5)
+        np.testing.assert_allclose(grad, numeric_gradient(f, params), rtol=1e-3, atol=2e-6)
+    out = net.forward(params, layout, X, activation=list(activation), output=output)
+    expected, _ = ref_forward(params, layout, X, activation, output)
+    np.testing.assert_allclose(out, expected, rtol=2e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="2 hidden layers"):
+        net.forward(params, layout, X, activation=["logistic"], output=output)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        net.SGDTrainer(layout, activation=["logistic", "tanh"])
 
 
 def test_sigmoid_is_accurate_and_never_overflows():
