@@ -137,13 +137,47 @@ def evaluate(rbm, X_train, X_test, args, seed):
     }
 
 
-def run(args, X_train, X_test):
+def _settings(args):
+    return {key: getattr(args, key) for key in (
+        "models", "n_components", "epochs", "learning_rate", "weight_decay", "batch_size", "n_chains",
+        "betas", "exact_hidden", "binarize", "binarize_seed", "seed", "quick", "n_train", "n_test")}
+
+
+def _load_partial(path, args):
+    """Results of models finished by an interrupted run with the same settings."""
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text())
+    if saved.get("settings") != json.loads(json.dumps(_settings(args))):
+        return {}
+    print(f"resuming: {', '.join(saved['results'])} already done ({path})", flush=True)
+    return saved["results"]
+
+
+def _save_partial(path, args, results):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"settings": _settings(args), "results": results}, indent=2) + "\n")
+    tmp.replace(path)  # atomic
+
+
+def run(args, X_train, X_test, partial=None):
+    """Train and evaluate every model; each finished one is saved to ``partial``
+    at once, and a rerun with the same settings skips it."""
+    done = _load_partial(partial, args) if partial is not None else {}
+
+    def finished(name, res):
+        results[name] = res
+        if partial is not None:
+            _save_partial(partial, args, results)
+
     results = {"base_rate": {"test": base_rate_log_prob(X_test, X_train),
                              "train": base_rate_log_prob(X_train, X_train)}}
     print(f"base-rate model (independent pixels): test {results['base_rate']['test']:.2f}, "
           f"train {results['base_rate']['train']:.2f} nats (exact)\n", flush=True)
 
-    if args.exact_hidden:
+    if args.exact_hidden and f"cd1_h{args.exact_hidden}" in done:
+        results[f"cd1_h{args.exact_hidden}"] = done[f"cd1_h{args.exact_hidden}"]
+    elif args.exact_hidden:
         rbm, t_fit = train(1, False, X_train, args, args.exact_hidden)
         t = time.perf_counter()
         exact = ais.log_partition_exact(rbm)
@@ -152,7 +186,7 @@ def run(args, X_train, X_test):
         res.update(exact_log_z=exact, exact_s=t_exact, fit_s=t_fit, k=1, persistent=False,
                    n_components=args.exact_hidden, label=f"CD1({args.exact_hidden})",
                    exact_test=ais.log_likelihood(rbm, X_test, log_z=exact).mean)
-        results[f"cd1_h{args.exact_hidden}"] = res
+        finished(f"cd1_h{args.exact_hidden}", res)
         print(f"CD1({args.exact_hidden}) check: AIS log Z {res['log_z']:.3f} "
               f"[{res['log_z_low']:.3f}, {res['log_z_high']:.3f}], exact {exact:.3f} "
               f"(error {res['log_z'] - exact:+.3f}); test {res['test']:.2f} vs exact "
@@ -161,6 +195,9 @@ def run(args, X_train, X_test):
 
     for i, name in enumerate(args.models):
         k, persistent, label = MODELS[name]
+        if name in done:
+            results[name] = done[name]
+            continue
         print(f"training {name}: k={k}, persistent={persistent}, {args.epochs} epoch(s) ...", flush=True)
         rbm, t_fit = train(k, persistent, X_train, args, args.n_components)
         res = evaluate(rbm, X_train, X_test, args, args.seed + 1 + i)
@@ -168,7 +205,7 @@ def run(args, X_train, X_test):
         paper = PAPER.get(label) if args.n_components == 500 else None
         res.update(fit_s=t_fit, k=k, persistent=persistent, n_components=args.n_components,
                    label=own, paper_label=label if paper else None, paper=paper)
-        results[name] = res
+        finished(name, res)
         print(f"  fit {t_fit:.0f} s, AIS {res['ais_s']:.0f} s: log Z {res['log_z']:.2f} "
               f"[{res['log_z_low']:.2f}, {res['log_z_high']:.2f}], ESS {res['effective_sample_size']:.1f}; "
               f"test {res['test']:.2f}, train {res['train']:.2f} nats\n", flush=True)
@@ -234,6 +271,7 @@ def main(argv=None):
     out = Path(args.out) if args.out else (
         REPO_ROOT / "benchmarks" / "results" / ("ais_loglik_quick.json" if args.quick else "ais_loglik.json"))
 
+    partial = out.with_name(out.stem + ".partial.json")
     mnist = load_mnist(args.data_home, download=False)
     X_train = binarize(mnist.data[: args.n_train], args.binarize, args.binarize_seed)
     X_test = binarize(mnist.data_test[: args.n_test], args.binarize, args.binarize_seed + 1)
@@ -244,9 +282,9 @@ def main(argv=None):
     t0 = time.perf_counter()
     if args.threads is not None:
         with threadpoolctl.threadpool_limits(limits=args.threads):
-            results = run(args, X_train, X_test)
+            results = run(args, X_train, X_test, partial)
     else:
-        results = run(args, X_train, X_test)
+        results = run(args, X_train, X_test, partial)
     total = time.perf_counter() - t0
     info["loadavg_after"] = loadavg()
     info["threadpools_after"] = machine_info()["threadpools"]
@@ -272,6 +310,7 @@ def main(argv=None):
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
+    partial.unlink(missing_ok=True)
     print(f"wrote {out}")
 
 
