@@ -199,6 +199,52 @@ def gather_up(blas_kind, X, X_data, X_indices, X_indptr, sparse, rows,
 
 
 @njit(cache=True)
+def batch_sums(h_pos, h_neg, v_pos, v_neg, sum_hp, sum_hn, sum_vp, sum_vn):
+    """Column sums of one mini-batch's statistics, for the bias gradients.
+
+    ``h_neg`` (``nc`` rows, ``m`` in ``h_pos``) is then negated and
+    rescaled by ``m / nc``, so that one GEMM of the stacked ``[h_pos;
+    -h_neg]`` and ``[v_pos; v_neg]`` gives both statistics of the weight
+    gradient (see :func:`batch_update`).
+    """
+    m = h_pos.shape[0]
+    nc = h_neg.shape[0]
+    _column_sums(h_pos, sum_hp)
+    _column_sums_then_scale(h_neg, -np.float32(m / nc), sum_hn)
+    _column_sums(v_pos, sum_vp)
+    _column_sums(v_neg, sum_vn)
+
+
+@njit(cache=True)
+def batch_update(blas_kind, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, H, V, m, nc,
+                 lr, momentum, weight_decay, sum_hp, sum_hn, sum_vp, sum_vn):
+    """The parameter update of one mini-batch of CD (:func:`cd_epoch`).
+
+    ``H`` and ``V`` are the stacked rows of :func:`batch_sums` (``m``
+    positive, ``nc`` negative, and any extra penalty rows), ``sum_*`` their
+    column sums.  Without momentum the whole weight update, weight decay
+    included, is one GEMM into ``W``: ``(1 - lr * wd) * W + (lr / m) *
+    H.T @ V``, and ``W_inc`` is left as it is (the caller zeroes it).
+    """
+    n_hid = W.shape[0]
+    n_vis = W.shape[1]
+    for j in range(n_hid):
+        b_h_inc[j] = momentum * b_h_inc[j] + lr * (sum_hp[j] / m - sum_hn[j] / nc)
+        b_h[j] += b_h_inc[j]
+    for i in range(n_vis):
+        b_v_inc[i] = momentum * b_v_inc[i] + lr * (sum_vp[i] / m - sum_vn[i] / nc)
+
+    alpha = np.float32(lr / m)
+    if momentum == 0.0:
+        gemm(blas_kind, True, False, alpha, H, V, np.float32(1.0 - lr * weight_decay), W)
+    else:
+        gemm(blas_kind, True, False, alpha, H, V, np.float32(momentum), W_inc)
+        _apply_increment(W, W_inc, np.float32(lr * weight_decay))
+    for i in range(n_vis):
+        b_v[i] += b_v_inc[i]
+
+
+@njit(cache=True)
 def cd_epoch(
     blas_kind, X, X_data, X_indices, X_indptr, sparse, order, batch_size,
     W, b_h, b_v, W_inc, b_h_inc, b_v_inc, chains, q,
@@ -266,12 +312,9 @@ def cd_epoch(
     n_vis = W.shape[1]
     n_hid = W.shape[0]
     use_sparsity = sparsity_cost > 0.0
-    # Without momentum the whole update, weight decay included, is one GEMM
-    # into W: (1 - lr * wd) * W + (lr / m) * stacked products.
-    direct = momentum == 0.0
-    if direct:
-        # The increment is not materialised; a later epoch with momentum
-        # starts from rest.
+    if momentum == 0.0:
+        # batch_update does not materialise the increment; a later epoch
+        # with momentum starts from rest.
         W_inc[:] = 0.0
     sse = 0.0
     rows_seen = 0
@@ -326,12 +369,7 @@ def cd_epoch(
             else:
                 _hidden_probs_and_samples(h_neg, b_h, h_state, state)
 
-        # Bias gradients, and h_neg negated and rescaled so that one GEMM of
-        # the stacked [h_pos; -h_neg] and [v_pos; v_neg] gives both statistics.
-        _column_sums(h_pos, sum_hp)
-        _column_sums_then_scale(h_neg, -np.float32(m / nc), sum_hn)
-        _column_sums(v_pos, sum_vp)
-        _column_sums(v_neg, sum_vn)
+        batch_sums(h_pos, h_neg, v_pos, v_neg, sum_hp, sum_hn, sum_vp, sum_vn)
         n_rows = m + nc
         if use_sparsity:
             if q[0] < 0.0:
@@ -351,22 +389,8 @@ def cd_epoch(
             for i in range(n_vis):
                 vrow[i] = sum_vp[i] / m
             n_rows += 1
-        for j in range(n_hid):
-            b_h_inc[j] = momentum * b_h_inc[j] + lr * (sum_hp[j] / m - sum_hn[j] / nc)
-            b_h[j] += b_h_inc[j]
-        for i in range(n_vis):
-            b_v_inc[i] = momentum * b_v_inc[i] + lr * (sum_vp[i] / m - sum_vn[i] / nc)
-
-        alpha = np.float32(lr / m)
-        if direct:
-            gemm(blas_kind, True, False, alpha, H[0:n_rows], V[0:n_rows],
-                 np.float32(1.0 - lr * weight_decay), W)
-        else:
-            gemm(blas_kind, True, False, alpha, H[0:n_rows], V[0:n_rows],
-                 np.float32(momentum), W_inc)
-            _apply_increment(W, W_inc, np.float32(lr * weight_decay))
-        for i in range(n_vis):
-            b_v[i] += b_v_inc[i]
+        batch_update(blas_kind, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, H[0:n_rows], V[0:n_rows], m, nc,
+                     lr, momentum, weight_decay, sum_hp, sum_hn, sum_vp, sum_vn)
     stats[0] = sse
     stats[1] = rows_seen
 

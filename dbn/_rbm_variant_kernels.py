@@ -29,12 +29,11 @@ from numba import njit
 from ._blas import gemm
 from ._math import FASTMATH, sigmoid, softplus
 from ._rbm_kernels import (
-    _apply_increment,
-    _column_sums,
-    _column_sums_then_scale,
     _hidden_probs_and_samples,
     _squared_error,
     add_bias_,
+    batch_sums,
+    batch_update,
     gather_up,
     sample_bernoulli_,
     sample_gaussian_,
@@ -121,38 +120,6 @@ def linear_hidden_and_samples_(a, b_h, samples, state):
             x = row[j] + b_h[j]
             row[j] = x
             srow[j] = x + normal(state)
-
-
-@njit(cache=True)
-def _cd_update(blas_kind, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, H, V, m, nc,
-               lr, momentum, weight_decay, sum_hp, sum_hn, sum_vp, sum_vn):
-    """The parameter update of one mini-batch, as in :func:`dbn._rbm_kernels.cd_epoch`.
-
-    ``H[0:m]``, ``V[0:m]`` hold the positive statistics' hidden and visible
-    values, ``H[m:m + nc]``, ``V[m:m + nc]`` the negative ones; ``H[m:m +
-    nc]`` is overwritten.  Without momentum the whole weight update, decay
-    included, is one GEMM into ``W`` (and ``W_inc`` stays zero).
-    """
-    n_hid = W.shape[0]
-    n_vis = W.shape[1]
-    _column_sums(H[0:m], sum_hp)
-    _column_sums_then_scale(H[m:m + nc], -np.float32(m / nc), sum_hn)
-    _column_sums(V[0:m], sum_vp)
-    _column_sums(V[m:m + nc], sum_vn)
-    for j in range(n_hid):
-        b_h_inc[j] = momentum * b_h_inc[j] + lr * (sum_hp[j] / m - sum_hn[j] / nc)
-        b_h[j] += b_h_inc[j]
-    for i in range(n_vis):
-        b_v_inc[i] = momentum * b_v_inc[i] + lr * (sum_vp[i] / m - sum_vn[i] / nc)
-        b_v[i] += b_v_inc[i]
-    alpha = np.float32(lr / m)
-    n_rows = m + nc
-    if momentum == 0.0:
-        gemm(blas_kind, True, False, alpha, H[0:n_rows], V[0:n_rows],
-             np.float32(1.0 - lr * weight_decay), W)
-    else:
-        gemm(blas_kind, True, False, alpha, H[0:n_rows], V[0:n_rows], np.float32(momentum), W_inc)
-        _apply_increment(W, W_inc, np.float32(lr * weight_decay))
 
 
 @njit(cache=True)
@@ -250,8 +217,9 @@ def cd_epoch_labels(
                 sigmoid_bias_(h_neg, b_h)
             else:
                 _hidden_probs_and_samples(h_neg, b_h, h_state, state)
-        _cd_update(blas_kind, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, H, V, m, m,
-                   lr, momentum, weight_decay, sum_hp, sum_hn, sum_vp, sum_vn)
+        batch_sums(h_pos, h_neg, v_pos, v_neg, sum_hp, sum_hn, sum_vp, sum_vn)
+        batch_update(blas_kind, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, H[0:2 * m], V[0:2 * m], m, m,
+                     lr, momentum, weight_decay, sum_hp, sum_hn, sum_vp, sum_vn)
     stats[0] = sse
     stats[1] = n
 
@@ -322,8 +290,9 @@ def cd_epoch_linear(
                 add_bias_(h_neg, b_h)
             else:
                 linear_hidden_and_samples_(h_neg, b_h, h_state, state)
-        _cd_update(blas_kind, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, H, V, m, nc,
-                   lr, momentum, weight_decay, sum_hp, sum_hn, sum_vp, sum_vn)
+        batch_sums(h_pos, h_neg, v_pos, v_neg, sum_hp, sum_hn, sum_vp, sum_vn)
+        batch_update(blas_kind, W, b_h, b_v, W_inc, b_h_inc, b_v_inc, H[0:m + nc], V[0:m + nc], m, nc,
+                     lr, momentum, weight_decay, sum_hp, sum_hn, sum_vp, sum_vn)
     stats[0] = sse
     stats[1] = rows_seen
 

@@ -13,7 +13,6 @@ training data").
 
 import numbers
 import time
-import warnings
 
 import numpy as np
 from sklearn.base import (
@@ -23,7 +22,6 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -31,8 +29,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _network as engine
 from ._persistence import PickleStampMixin
-from .exceptions import DivergenceError, check_finite_output, largest_magnitude
-from .network import RANDOM_INITS, _random_layer, _reject_sparse
+from .exceptions import check_finite_output
+from .network import RANDOM_INITS, _FineTuningMixin, _random_layer, _reject_sparse
 from .rbm import GaussianBernoulliRBM, LinearHiddenRBM
 from .stack import DBN, check_layer_sizes
 
@@ -45,7 +43,9 @@ LOSSES = {"cross_entropy": "logistic", "squared_error": "identity"}
 _STREAMS = ("hidden_init", "pretrain", "order")
 
 
-class DBNAutoencoder(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class DBNAutoencoder(
+    _FineTuningMixin, PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Deep autoencoder: RBM pretraining, unrolling, and backpropagation.
 
     Hinton & Salakhutdinov (2006): a stack of RBMs ``n_features ->
@@ -217,6 +217,8 @@ class DBNAutoencoder(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, Transfor
     >>> ae.inverse_transform(ae.transform(X)).shape
     (1797, 64)
     """
+
+    _has_targets = False  # fine-tuning's targets are X itself
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like"],
@@ -442,13 +444,7 @@ class DBNAutoencoder(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, Transfor
             self.pretraining_history_ = [] if self.dbn_ is None else list(self.dbn_.history_)
             self.loss_ = loss
             self.out_activation_ = output
-            self.loss_curve_ = []
-            self.gradient_norms_ = np.empty((0, layout.n_layers))
-            self.validation_scores_ = [] if self.early_stopping else None
-            self.best_validation_score_ = None
-            self.best_loss_ = np.inf
-            self.n_iter_ = 0
-            self.t_ = 0
+            self._reset_history(layout.n_layers)
         self._layout = layout
 
         rows = np.arange(X.shape[0])
@@ -477,93 +473,19 @@ class DBNAutoencoder(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, Transfor
                 out = engine.forward(params, layout, X, activation=activations, output=output, rows=val_rows)
                 return -_squared_error_per_sample(out, X[val_rows])
 
-        t_start = time.perf_counter()
-        # (epochs recorded, their parameters): replaced in one assignment, so
-        # an interruption at any point finds a consistent pair.
-        progress = (self.n_iter_, self._params.copy())
+        return self._fine_tune(X, X, trainer, schedule, rows=rows, score=score, order_seed=seeds["order"],
+                               max_iter=self.max_iter)
 
-        def callback(epoch, params, res, val_score):
-            nonlocal progress
-            self.loss_curve_.append(res.loss)
-            self.gradient_norms_ = np.vstack([self.gradient_norms_, res.grad_norms[None, :]])
-            if val_score is not None:
-                self.validation_scores_.append(val_score)
-            self.best_loss_ = min(self.best_loss_, res.loss)
-            self.t_ += len(rows)
-            progress = (progress[0] + 1, params.copy())
-            self.n_iter_ = progress[0]
-            if self.verbose:
-                elapsed = time.perf_counter() - t_start
-                left = elapsed / (epoch + 1) * (self.max_iter - epoch - 1)
-                msg = f"[{type(self).__name__}] Iteration {self.n_iter_}, loss = {res.loss:.6f}"
-                if val_score is not None:
-                    msg += f", validation reconstruction error = {-val_score:.4f}"
-                print(f"{msg}, elapsed = {elapsed:.1f}s, left <= {left:.1f}s", flush=True)
-            return False
-
-        try:
-            result = engine.train(
-                self._params, trainer, X, X, schedule=schedule, max_iter=self.max_iter,
-                random_state=np.random.RandomState(seeds["order"] + self.n_iter_), rows=rows,
-                shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-                score=score, callback=callback,
-            )
-        except KeyboardInterrupt:
-            # As scikit-learn's MLP: stop, keep the epochs completed so far.
-            self._restore(progress)
-            warnings.warn(
-                f"{type(self).__name__}: training interrupted by user after {self.n_iter_} "
-                "fine-tuning epoch(s); the model keeps them (fit again with warm_start=True to "
-                "continue).",
-                UserWarning,
-                stacklevel=2,
-            )
-            return self
-        if result.stopped == "diverged":
-            self._restore(progress)
-            raise DivergenceError(
-                f"{type(self).__name__}: the loss became non-finite in fine-tuning epoch "
-                f"{self.n_iter_ + 1}; learning_rate_init={self.learning_rate_init} is too high, "
-                "try a smaller one, or the data are badly scaled (X values as large as "
-                f"{largest_magnitude(X):.3g}; standardise them). The model keeps the weights of "
-                "the last finite epoch."
-            )
-        if score is not None:
-            self.best_validation_score_ = result.best_validation_score
-        if result.stopped == "max_iter":
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                "optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        return self
-
-    def _restore(self, progress):
-        """Back to the last recorded epoch: parameters and history agree."""
-        n, params = progress
-        self._params = params
-        self.n_iter_ = n
-        del self.loss_curve_[n:]
-        self.gradient_norms_ = self.gradient_norms_[:n]
-        if self.validation_scores_ is not None:
-            del self.validation_scores_[n:]
+    def _progress_line(self, loss, val_score):
+        """The verbose line of one epoch: the validation score as a reconstruction error."""
+        msg = f"[{type(self).__name__}] Iteration {self.n_iter_}, loss = {loss:.6f}"
+        if val_score is not None:
+            msg += f", validation reconstruction error = {-val_score:.4f}"
+        return msg
 
     # ------------------------------------------------------------------ #
     # Inference
     # ------------------------------------------------------------------ #
-    @property
-    def coefs_(self):
-        """List of weight matrices, ``coefs_[i]`` of shape (n_in, n_out)."""
-        check_is_fitted(self, "_params")
-        return engine.unpack(self._params, self._layout)[0]
-
-    @property
-    def intercepts_(self):
-        """List of bias vectors, ``intercepts_[i]`` of shape (n_out,)."""
-        check_is_fitted(self, "_params")
-        return engine.unpack(self._params, self._layout)[1]
-
     @property
     def n_layers_(self):
         """Number of layers, input and output included."""

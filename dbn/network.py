@@ -78,7 +78,141 @@ def _reject_sparse(X, name):
         )
 
 
-class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
+class _FineTuningMixin:
+    """Fine-tuning, its history and the parameter views shared by the networks and the autoencoder.
+
+    The estimator validates, allocates and seeds; this runs
+    :func:`dbn._network.train` and keeps ``loss_curve_``,
+    ``gradient_norms_``, ``validation_scores_``, ``best_loss_``,
+    ``best_validation_score_``, ``n_iter_`` and ``t_`` consistent with
+    ``_params`` whatever stops the run: convergence, ``max_iter``, a
+    non-finite loss (:class:`~dbn.exceptions.DivergenceError`) or Ctrl-C.
+    """
+
+    _has_targets = True  # whether Y differs from X (named in the divergence message)
+
+    def _reset_history(self, n_layers):
+        self.loss_curve_ = []
+        self.gradient_norms_ = np.empty((0, n_layers))
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = None
+        self.best_loss_ = np.inf
+        self.n_iter_ = 0
+        self.t_ = 0
+
+    def _progress_line(self, loss, val_score):
+        """The verbose line of one epoch (scikit-learn MLP's)."""
+        msg = f"Iteration {self.n_iter_}, loss = {loss:.8f}"
+        if val_score is not None:
+            msg += f", validation score = {val_score:.6f}"
+        return msg
+
+    def _fine_tune(self, X, Y, trainer, schedule, *, rows, score, order_seed, max_iter, warn_max_iter=True):
+        """Fine-tune ``self._params`` on ``X[rows]`` -> ``Y[rows]`` for up to ``max_iter`` epochs.
+
+        ``score(params)`` (or None) is the validation score of early
+        stopping, ``order_seed`` seeds the data order (offset by the epochs
+        already done, so a warm start continues the sequence), and
+        ``warn_max_iter`` asks for scikit-learn's ConvergenceWarning when
+        ``max_iter`` ends the run.  Warnings point at the caller of the
+        estimator's ``_fit`` (``stacklevel=3``), which calls this.
+        Returns self.
+        """
+        t_start = time.perf_counter()
+        # (epochs recorded, their parameters): replaced in one assignment, so
+        # an interruption at any point finds a consistent pair.
+        progress = (self.n_iter_, self._params.copy())
+
+        def callback(epoch, params, res, val_score):
+            nonlocal progress
+            # (engine.train stops before calling back on a non-finite loss.)
+            # Record as we go: an interrupted fit keeps its history.
+            self.loss_curve_.append(res.loss)
+            self.gradient_norms_ = np.vstack([self.gradient_norms_, res.grad_norms[None, :]])
+            if val_score is not None:
+                if self.validation_scores_ is None:
+                    self.validation_scores_ = []
+                self.validation_scores_.append(val_score)
+            self.best_loss_ = min(self.best_loss_, res.loss)
+            self.t_ += len(rows)
+            progress = (progress[0] + 1, params.copy())
+            self.n_iter_ = progress[0]
+            # A private hook for the study, which measures its held-out error
+            # after every epoch (scikit-learn's MLP has no such parameter).
+            monitor = getattr(self, "_epoch_monitor", None)
+            if monitor is not None:
+                monitor(self)
+            if self.verbose:
+                elapsed = time.perf_counter() - t_start
+                left = elapsed / (epoch + 1) * (max_iter - epoch - 1)
+                msg = self._progress_line(res.loss, val_score)
+                print(f"{msg}, elapsed = {elapsed:.1f}s, left <= {left:.1f}s", flush=True)
+            return False
+
+        try:
+            result = engine.train(
+                self._params, trainer, X, Y, schedule=schedule, max_iter=max_iter,
+                random_state=np.random.RandomState(order_seed + self.n_iter_),
+                rows=rows, shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                score=score, callback=callback,
+            )
+        except KeyboardInterrupt:
+            # As scikit-learn's MLP: stop, keep the epochs completed so far.
+            self._restore(progress)
+            warnings.warn(
+                f"{type(self).__name__}: training interrupted by user after {self.n_iter_} "
+                "fine-tuning epoch(s); the model keeps them (fit again with warm_start=True to "
+                "continue).",
+                UserWarning,
+                stacklevel=3,
+            )
+            return self
+        if result.stopped == "diverged":
+            self._restore(progress)
+            scale = f"X values as large as {largest_magnitude(X):.3g}"
+            if self._has_targets:
+                scale += f", targets as large as {largest_magnitude(Y):.3g}"
+            raise DivergenceError(
+                f"{type(self).__name__}: the loss became non-finite in fine-tuning epoch "
+                f"{self.n_iter_ + 1}; learning_rate_init={self.learning_rate_init} is too high, "
+                f"try a smaller one, or the data are badly scaled ({scale}; standardise them). "
+                "The model keeps the weights of the last finite epoch."
+            )
+        if score is not None:
+            self.best_validation_score_ = result.best_validation_score
+        if result.stopped == "max_iter" and warn_max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _restore(self, progress):
+        """Back to the last recorded epoch: parameters and history agree."""
+        n, params = progress
+        self._params = params
+        self.n_iter_ = n
+        del self.loss_curve_[n:]
+        self.gradient_norms_ = self.gradient_norms_[:n]
+        if self.validation_scores_ is not None:
+            del self.validation_scores_[n:]
+
+    @property
+    def coefs_(self):
+        """List of weight matrices, ``coefs_[i]`` of shape (n_in, n_out)."""
+        check_is_fitted(self, "_params")
+        return engine.unpack(self._params, self._layout)[0]
+
+    @property
+    def intercepts_(self):
+        """List of bias vectors, ``intercepts_[i]`` of shape (n_out,)."""
+        check_is_fitted(self, "_params")
+        return engine.unpack(self._params, self._layout)[1]
+
+
+class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
     """Shared fitting of DBNClassifier and DBNRegressor."""
 
     _parameter_constraints: dict = {
@@ -213,13 +347,7 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
             self._params, self.dbn_ = self._initial_parameters(X, X.shape[1], Y.shape[1], seeds)
             self.pretraining_time_ = time.perf_counter() - t0
             self.pretraining_history_ = [] if self.dbn_ is None else list(self.dbn_.history_)
-            self.loss_curve_ = []
-            self.gradient_norms_ = np.empty((0, len(sizes) + 1))
-            self.validation_scores_ = [] if self.early_stopping else None
-            self.best_validation_score_ = None
-            self.best_loss_ = np.inf
-            self.n_iter_ = 0
-            self.t_ = 0
+            self._reset_history(layout.n_layers)
         self._layout = layout
 
         rows = np.flatnonzero(labelled)
@@ -257,101 +385,12 @@ class _BaseDBNNetwork(PickleStampMixin, BaseEstimator):
                                      output=self._output, rows=val_rows)
                 return self._validation_score(out, Y[val_rows])
 
-        t_start = time.perf_counter()
-        max_iter = 1 if incremental else self.max_iter
-        # (epochs recorded, their parameters): replaced in one assignment, so
-        # an interruption at any point finds a consistent pair.
-        progress = (self.n_iter_, self._params.copy())
-
-        def callback(epoch, params, res, val_score):
-            nonlocal progress
-            # (engine.train stops before calling back on a non-finite loss.)
-            # Record as we go: an interrupted fit keeps its history.
-            self.loss_curve_.append(res.loss)
-            self.gradient_norms_ = np.vstack([self.gradient_norms_, res.grad_norms[None, :]])
-            if val_score is not None:
-                if self.validation_scores_ is None:
-                    self.validation_scores_ = []
-                self.validation_scores_.append(val_score)
-            self.best_loss_ = min(self.best_loss_, res.loss)
-            self.t_ += len(rows)
-            progress = (progress[0] + 1, params.copy())
-            self.n_iter_ = progress[0]
-            # A private hook for the study, which measures its held-out error
-            # after every epoch (scikit-learn's MLP has no such parameter).
-            monitor = getattr(self, "_epoch_monitor", None)
-            if monitor is not None:
-                monitor(self)
-            if self.verbose:
-                elapsed = time.perf_counter() - t_start
-                left = elapsed / (epoch + 1) * (max_iter - epoch - 1)
-                msg = f"Iteration {self.n_iter_}, loss = {res.loss:.8f}"
-                if val_score is not None:
-                    msg += f", validation score = {val_score:.6f}"
-                print(f"{msg}, elapsed = {elapsed:.1f}s, left <= {left:.1f}s", flush=True)
-            return False
-
-        try:
-            result = engine.train(
-                self._params, trainer, X, Y, schedule=schedule, max_iter=max_iter,
-                random_state=np.random.RandomState(seeds["order"] + self.n_iter_),
-                rows=rows, shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-                score=score, callback=callback,
-            )
-        except KeyboardInterrupt:
-            # As scikit-learn's MLP: stop, keep the epochs completed so far.
-            self._restore(progress)
-            warnings.warn(
-                f"{type(self).__name__}: training interrupted by user after {self.n_iter_} "
-                "fine-tuning epoch(s); the model keeps them (fit again with warm_start=True to "
-                "continue).",
-                UserWarning,
-                stacklevel=2,
-            )
-            return self
-        if result.stopped == "diverged":
-            self._restore(progress)
-            raise DivergenceError(
-                f"{type(self).__name__}: the loss became non-finite in fine-tuning epoch "
-                f"{self.n_iter_ + 1}; learning_rate_init={self.learning_rate_init} is too high, "
-                "try a smaller one, or the data are badly scaled (X values as large as "
-                f"{largest_magnitude(X):.3g}, targets as large as {largest_magnitude(Y):.3g}; "
-                "standardise them). The model keeps the weights of the last finite epoch."
-            )
-        if score is not None:
-            self.best_validation_score_ = result.best_validation_score
-        if result.stopped == "max_iter" and not incremental and self.max_iter > 0:
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                "optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        return self
-
-    def _restore(self, progress):
-        """Back to the last recorded epoch: parameters and history agree."""
-        n, params = progress
-        self._params = params
-        self.n_iter_ = n
-        del self.loss_curve_[n:]
-        self.gradient_norms_ = self.gradient_norms_[:n]
-        if self.validation_scores_ is not None:
-            del self.validation_scores_[n:]
+        return self._fine_tune(
+            X, Y, trainer, schedule, rows=rows, score=score, order_seed=seeds["order"],
+            max_iter=1 if incremental else self.max_iter, warn_max_iter=not incremental,
+        )
 
     # ------------------------------------------------------------------ #
-    @property
-    def coefs_(self):
-        """List of weight matrices, ``coefs_[i]`` of shape (n_in, n_out)."""
-        check_is_fitted(self, "_params")
-        return engine.unpack(self._params, self._layout)[0]
-
-    @property
-    def intercepts_(self):
-        """List of bias vectors, ``intercepts_[i]`` of shape (n_out,)."""
-        check_is_fitted(self, "_params")
-        return engine.unpack(self._params, self._layout)[1]
-
     @property
     def n_layers_(self):
         """Number of layers, input and output included."""
