@@ -1072,15 +1072,19 @@ def plot_study_gradient_norms(records, n_epochs=10, *, ax=None):
 
 
 def plot_study_learning_curves(records, *, ax=None):
-    """A study's training loss per epoch of fine-tuning: every seed, per init.
+    """A study's fine-tuning curves per epoch: every seed, per init.
+
+    Left, the training loss; right (when the records have it), the error on
+    the held-out images (validation or test, the records' split) after each
+    epoch.
 
     Parameters
     ----------
     records : list of dict
         Records of one preset and split (the deepest net and the largest
         label count are shown).
-    ax : matplotlib Axes, default=None
-        Where to draw; None: a new figure.
+    ax : matplotlib Axes or list of 2 Axes, default=None
+        Where to draw (one per panel); None: a new figure.
 
     Returns
     -------
@@ -1095,22 +1099,32 @@ def plot_study_learning_curves(records, *, ax=None):
     records, depth, labels = _main_slice(_check_records(records))
     inits = _inits(records)
     colors = _colors(inits)
-    fig, (ax,), _ = _axes(ax, 1, what="plot_study_learning_curves")
-    for init in inits:
-        first = True
-        for r in records:
-            if r["config"]["init"] != init or not r["loss_curve"]:
-                continue
-            ax.plot(np.arange(1, len(r["loss_curve"]) + 1), r["loss_curve"],
-                    color=colors[init], alpha=0.7, linewidth=1,
-                    label=init if first else None)
-            first = False
+    # Records written before the held-out curve existed have no such field.
+    held_out = any(r.get("eval_error_curve") for r in records)
+    fig, axes, _ = _axes(ax, 2 if held_out else 1, sharey=False, width=11.0 if held_out else 6.4,
+                         what="plot_study_learning_curves")
+    panels = [("loss_curve", 1.0)] + ([("eval_error_curve", 100.0)] if held_out else [])
+    for a, (field, scale) in zip(axes, panels):
+        for init in inits:
+            first = True
+            for r in records:
+                curve = r.get(field)
+                if r["config"]["init"] != init or not curve:
+                    continue
+                a.plot(np.arange(1, len(curve) + 1), scale * np.asarray(curve, dtype=float),
+                       color=colors[init], alpha=0.7, linewidth=1, label=init if first else None)
+                first = False
+        a.set_xlabel("fine-tuning epoch")
+        _integer_epochs(a)
+        _legend(a)
+        a.grid(alpha=0.3, which="both")
+    ax = axes[0]
     ax.set_yscale("log")
-    ax.set_xlabel("fine-tuning epoch")
-    _integer_epochs(ax)
     ax.set_ylabel("training loss (cross-entropy + L2)")
     ax.set_title(f"{_title(records)}: learning curves, every seed (depth {depth}, "
                  f"{labels} labels)")
-    _legend(ax)
-    ax.grid(alpha=0.3, which="both")
+    if held_out:
+        axes[1].set_yscale("log")
+        axes[1].set_ylabel(_error_label(records))
+        axes[1].set_title("held-out error after each epoch")
     return fig

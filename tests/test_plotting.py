@@ -433,6 +433,17 @@ def test_study_learning_curves_every_seed(records):
     assert drawn == sorted(tuple(r["loss_curve"]) for r in sel)
 
 
+def test_study_learning_curves_with_the_held_out_error(records):
+    with_eval = [dict(r, eval_error_curve=[0.5 * e for e in r["loss_curve"]]) for r in records]
+    fig = _render(P.plot_study_learning_curves(with_eval))
+    loss_ax, eval_ax = fig.axes
+    sel = [r for r in with_eval if r["config"]["depth"] == 2 and r["config"]["labels"] == 1000]
+    assert len(loss_ax.get_lines()) == len(eval_ax.get_lines()) == 6
+    drawn = sorted(tuple(np.round(ln.get_ydata(), 9)) for ln in eval_ax.get_lines())
+    assert drawn == sorted(tuple(np.round(100 * np.asarray(r["eval_error_curve"]), 9)) for r in sel)
+    assert "error" in eval_ax.get_ylabel()
+
+
 def test_study_figures_refuse_mixed_presets(records):
     other = [dict(r, config=dict(r["config"], preset="other")) for r in records[:2]]
     with pytest.raises(ValueError, match="several presets"):
