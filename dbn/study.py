@@ -118,9 +118,14 @@ _MNIST_PRETRAINING = {
 }
 
 # Fine-tuning by SGD with Nesterov momentum, a fixed budget of epochs (tol=0:
-# stop only if the training loss stalls for 10 epochs).  Provisional: to be
-# chosen with `validate=True` (the last 10,000 training images), never on the
-# test set.
+# stop only if the training loss stalls for 10 epochs).  Chosen with
+# `validate=True` (trained on the first 50,000 training images, measured on
+# the last 10,000; never on the test set): for init="dbn", seed 0, the
+# validation error falls to 1.3-1.4% by epoch 20 and settles at 1.34% over
+# epochs 85-100 (training error 0), so 100 epochs at learning rate 0.1.  The
+# random inits diverge into saturation at 0.1 (glorot: 89% validation error,
+# the loss stuck at ln 10 from epoch 2; scikit-learn's MLPClassifier does the
+# same); their learning rates are being chosen the same way.
 _MNIST_FINETUNING = {
     "activation": "logistic",
     "batch_size": 100,
@@ -180,8 +185,10 @@ PRESETS = {
         "pretraining": dict(_MNIST_PRETRAINING),
         "finetuning": dict(_MNIST_FINETUNING),
         "label_overrides": {},
-        "notes": "Fine-tuning settings are provisional until chosen with --validate "
-                 "(validation error on the last 10,000 training images). Estimated time "
+        "notes": "Fine-tuning settings chosen with --validate (validation error on the "
+                 "last 10,000 training images) for init='dbn': 100 epochs at learning rate "
+                 "0.1 (validation error 1.34%); the random inits' learning rates are still "
+                 "being chosen (at 0.1 they saturate and stay at chance). Estimated time "
                  "on 2 cores (from per-image throughput measured at these layer sizes): "
                  "about 15 min per pretraining and 15 min per fine-tuning run, 3 hours "
                  "in all.",
