@@ -1101,7 +1101,7 @@ def plot_study_learning_curves(records, *, ax=None):
     colors = _colors(inits)
     # Records written before the held-out curve existed have no such field.
     held_out = any(r.get("eval_error_curve") for r in records)
-    fig, axes, _ = _axes(ax, 2 if held_out else 1, sharey=False, width=11.0 if held_out else 6.4,
+    fig, axes, _ = _axes(ax, 2 if held_out else 1, sharey=False,
                          what="plot_study_learning_curves")
     panels = [("loss_curve", 1.0)] + ([("eval_error_curve", 100.0)] if held_out else [])
     for a, (field, scale) in zip(axes, panels):
