@@ -108,6 +108,16 @@ class _Below:
             X = rbm._mean_hiddens(X)
         return X
 
+    def up_chunked(self, X):
+        """``up(X)`` as one float32 array, computed chunk by chunk (so only
+        the result, not every intermediate layer, is whole in memory)."""
+        if not self.rbms:
+            return X
+        out = np.empty((X.shape[0], self.width), dtype=np.float32)
+        for start in range(0, X.shape[0], self._CHUNK):
+            out[start:start + self._CHUNK] = self.up(X[start:start + self._CHUNK])
+        return out
+
     def column_mean(self, X):
         """Mean of each column of ``up(X)`` (float64), chunk by chunk."""
         if not self.rbms:

@@ -112,3 +112,37 @@ def test_divergence_names_the_layer():
     X = StandardScaler().fit_transform(rng.randn(60, 5)) * 1e4
     with pytest.raises(DivergenceError, match=r"DBN layer 1 of 2: .*epoch \d+.*smaller"):
         DBN(hidden_layer_sizes=(4, 3), n_iter=5, gaussian_learning_rate=1e3, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_stored_and_streamed_layer_inputs_train_the_same_stack(digits01, sparse):
+    """layer_inputs="store" keeps each layer's input, "stream" feeds X up the
+    trained layers per mini-batch: the same model up to float32 rounding."""
+    import scipy.sparse as sps
+
+    X, _ = digits01
+    X = sps.csr_matrix(X) if sparse else X
+    kw = dict(hidden_layer_sizes=(24, 16, 8), n_iter=3, batch_size=25, random_state=0)
+    stored = DBN(layer_inputs="store", **kw).fit(X)
+    streamed = DBN(layer_inputs="stream", **kw).fit(X)
+    auto = DBN(**kw).fit(X)  # tiny data: "auto" stores
+    for a, b, c in zip(stored.rbms_, streamed.rbms_, auto.rbms_):
+        assert_allclose(a.components_, b.components_, rtol=1e-4, atol=1e-5)
+        assert_allclose(a.intercept_visible_, b.intercept_visible_, rtol=1e-4, atol=1e-6)
+        assert_array_equal(a.components_, c.components_)
+    assert DBN()._store_input(60000, 500) is False  # MNIST's 500-unit layers: streamed
+    assert DBN()._store_input(1797, 500) is True
+    assert DBN(layer_inputs="stream")._store_input(10, 10) is False
+
+
+def test_stacks_pickled_before_layer_inputs_existed_still_load(digits01):
+    import pickle
+
+    X, _ = digits01
+    stack = DBN(hidden_layer_sizes=(8,), n_iter=1, random_state=0).fit(X)
+    state = stack.__getstate__()
+    del state["layer_inputs"]
+    old = DBN.__new__(DBN)
+    old.__setstate__(state)
+    assert old.get_params()["layer_inputs"] == "stream"
+    assert_array_equal(pickle.loads(pickle.dumps(old)).transform(X), stack.transform(X))
