@@ -16,6 +16,27 @@ def digits01():
     return (X / 16.0).astype(np.float32), y
 
 
+@pytest.fixture
+def interrupt_on_call(monkeypatch):
+    """``interrupt_on_call(owner, name, n)``: the n-th call of ``owner.name``
+    (a function of a module or class) raises KeyboardInterrupt, as a Ctrl-C
+    in the middle of a fit would."""
+
+    def patch(owner, name, n):
+        original = getattr(owner, name)
+        calls = {"n": 0}
+
+        def interrupted(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, interrupted)
+
+    return patch
+
+
 @pytest.fixture(scope="session")
 def binary_data():
     """A small binary data set with structure (two complementary prototypes plus noise)."""

@@ -296,18 +296,9 @@ def test_warm_start_early_stopping_and_verbose(digits, capsys):
     assert len(es.validation_scores_) == 3 and es.best_validation_score_ == max(es.validation_scores_)
 
 
-def test_keyboard_interrupt_keeps_completed_epochs(digits, monkeypatch):
+def test_keyboard_interrupt_keeps_completed_epochs(digits, interrupt_on_call):
     X, _ = digits
-    calls = {"n": 0}
-    original = engine.SGDTrainer.epoch
-
-    def interrupted(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(engine.SGDTrainer, "epoch", interrupted)
+    interrupt_on_call(engine.SGDTrainer, "epoch", 3)
     ae = DBNAutoencoder((16, 4), init="normal", max_iter=5, random_state=0)
     with pytest.warns(UserWarning, match="interrupted by user after 2"):
         assert ae.fit(X) is ae

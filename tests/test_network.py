@@ -271,20 +271,11 @@ def test_sklearn_compatible_estimator(estimator, check):
         check(estimator)
 
 
-def test_keyboard_interrupt_keeps_completed_epochs(small, monkeypatch):
+def test_keyboard_interrupt_keeps_completed_epochs(small, monkeypatch, interrupt_on_call):
     from dbn import _network
 
     X, y = small
-    calls = {"n": 0}
-    original = _network.SGDTrainer.epoch
-
-    def interrupted(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(_network.SGDTrainer, "epoch", interrupted)
+    interrupt_on_call(_network.SGDTrainer, "epoch", 4)
     clf = DBNClassifier(**{**FAST, "max_iter": 10}, init="glorot", early_stopping=True, random_state=0)
     with pytest.warns(UserWarning, match="interrupted by user after 3"):
         assert clf.fit(X, y) is clf
@@ -294,7 +285,7 @@ def test_keyboard_interrupt_keeps_completed_epochs(small, monkeypatch):
                         random_state=0).fit(X, y)
     assert clf.loss_curve_ == ref.loss_curve_
     assert clf.validation_scores_ == ref.validation_scores_
-    monkeypatch.setattr(_network.SGDTrainer, "epoch", original)
+    monkeypatch.undo()  # no more Ctrl-C
     clf.set_params(warm_start=True, max_iter=2).fit(X, y)
     assert clf.n_iter_ == 5
 

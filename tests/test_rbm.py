@@ -531,20 +531,11 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-def test_keyboard_interrupt_keeps_completed_epochs(digits01, monkeypatch):
+def test_keyboard_interrupt_keeps_completed_epochs(digits01, interrupt_on_call):
     from dbn import rbm as rbm_module
 
     X, _ = digits01
-    calls = {"n": 0}
-    original = rbm_module._BaseRBM._run_epoch
-
-    def interrupted(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    monkeypatch.setattr(rbm_module._BaseRBM, "_run_epoch", interrupted)
+    interrupt_on_call(rbm_module._BaseRBM, "_run_epoch", 3)
     rbm = BernoulliRBM(n_components=8, n_iter=10, random_state=0)
     with pytest.warns(UserWarning, match="interrupted by user after 2 epoch"):
         assert rbm.fit(X) is rbm

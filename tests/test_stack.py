@@ -79,26 +79,18 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-def test_keyboard_interrupt_keeps_finished_layers_and_resumes(digits01, tmp_path, monkeypatch):
+def test_keyboard_interrupt_keeps_finished_layers_and_resumes(digits01, tmp_path, monkeypatch,
+                                                              interrupt_on_call):
     from dbn import rbm as rbm_module
 
     X, _ = digits01
-    calls = {"n": 0}
-    original = rbm_module._BaseRBM._run_epoch
-
-    def interrupted(self, *args):
-        calls["n"] += 1
-        if calls["n"] == 3:  # layer 2, epoch 1
-            raise KeyboardInterrupt
-        return original(self, *args)
-
     kw = dict(hidden_layer_sizes=(16, 8, 4), n_iter=2, random_state=0, checkpoint_dir=str(tmp_path))
-    monkeypatch.setattr(rbm_module._BaseRBM, "_run_epoch", interrupted)
+    interrupt_on_call(rbm_module._BaseRBM, "_run_epoch", 3)  # layer 2, epoch 1
     with pytest.warns(UserWarning, match="interrupted by user in layer 2 of 3"):
         dbn = DBN(**kw).fit(X)
     assert len(dbn.rbms_) == 2 and dbn.rbms_[1].n_iter_ == 0
     assert [p.name for p in tmp_path.iterdir()] == ["layer_0.pkl"]
-    monkeypatch.setattr(rbm_module._BaseRBM, "_run_epoch", original)
+    monkeypatch.undo()  # no more Ctrl-C
     resumed = DBN(**kw).fit(X)
     full = DBN(**{**kw, "checkpoint_dir": None}).fit(X)
     for a, b in zip(resumed.rbms_, full.rbms_):

@@ -163,18 +163,10 @@ def test_shared_stack_is_the_shallower_stack():
         assert len(sub.rbms_) == depth and len(deep.rbms_) == 3
 
 
-def test_interrupted_study_keeps_finished_records(tmp_path, monkeypatch):
+def test_interrupted_study_keeps_finished_records(tmp_path, monkeypatch, interrupt_on_call):
     # Ctrl-C in the 3rd fine-tuning: the classifier catches it and keeps a
     # partial model; the study must stop without recording that model.
-    original, calls = engine.train, []
-
-    def train(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(engine, "train", train)
+    interrupt_on_call(engine, "train", 3)
     with pytest.raises(KeyboardInterrupt):
         run_study(TINY, tmp_path, report=False, verbose=False)
     first = {p.name: p.read_bytes() for p in tmp_path.glob("*.json")}
@@ -182,7 +174,7 @@ def test_interrupted_study_keeps_finished_records(tmp_path, monkeypatch):
     assert all(json.loads(b)["status"] == "ok" for b in first.values())
     assert not _tmp_files(tmp_path)
 
-    monkeypatch.setattr(engine, "train", original)
+    monkeypatch.undo()  # no more Ctrl-C
     records = run_study(TINY, tmp_path, report=False, verbose=False)
     assert len(records) == N_RUNS == len(list(tmp_path.glob("*.json")))
     assert all((tmp_path / name).read_bytes() == data for name, data in first.items())
