@@ -1107,24 +1107,34 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
             progress(_describe(record))
 
         try:
-            # Phase 1: the pretrainings, and the random-init runs beside them.
+            # In waves of as many pretrainings as run at once (all of them on
+            # Dask): each wave pretrains its stacks beside its share of the
+            # random-init runs, then fine-tunes every run whose stack is
+            # ready.  So with n_jobs=1 seed 0 is recorded before seed 1 is
+            # pretrained: an interrupted study keeps whole runs, not stacks.
             random_runs = [r for r in todo if r.key not in run_stack]
-            calls = [(_pretrain_task, (stacks[f], env)) for f in to_pretrain]
-            calls += [(_run_task, (r.key, r.config, env)) for r in random_runs]
-            for i, result in as_completed(calls):
-                if i < len(to_pretrain):
-                    fname = to_pretrain[i]
-                    _save_stack(stack_dir / fname, stacks[fname], result)
-                    loaded[fname] = result
-                    progress(f"pretrained {fname} in {sum(result.fit_time_):.1f} s")
-                else:
-                    finished(result)
-            # Phase 2: fine-tuning from the pretrained stacks.
             dbn_runs = [r for r in todo if r.key in run_stack]
-            calls = [(_run_task, (r.key, r.config, env, loaded[run_stack[r.key]]))
-                     for r in dbn_runs]
-            for _, result in as_completed(calls):
-                finished(result)
+            per_wave = len(to_pretrain) if backend == "dask" else max(1, n_jobs)
+            n_waves = max(1, -(-len(to_pretrain) // per_wave))
+            for wave in range(n_waves):
+                pretrain = to_pretrain[wave * per_wave:(wave + 1) * per_wave]
+                calls = [(_pretrain_task, (stacks[f], env)) for f in pretrain]
+                calls += [(_run_task, (r.key, r.config, env))
+                          for r in random_runs[wave::n_waves]]
+                for i, result in as_completed(calls):
+                    if i < len(pretrain):
+                        fname = pretrain[i]
+                        _save_stack(stack_dir / fname, stacks[fname], result)
+                        loaded[fname] = result
+                        progress(f"pretrained {fname} in {sum(result.fit_time_):.1f} s")
+                    else:
+                        finished(result)
+                ready = [r for r in dbn_runs
+                         if r.key not in records and run_stack[r.key] in loaded]
+                calls = [(_run_task, (r.key, r.config, env, loaded[run_stack[r.key]]))
+                         for r in ready]
+                for _, result in as_completed(calls):
+                    finished(result)
         except KeyboardInterrupt:
             if verbose:
                 print(f"interrupted: {len(records)} of {len(runs)} runs are recorded in {out}; "

@@ -180,6 +180,25 @@ def test_interrupted_study_keeps_finished_records(tmp_path, monkeypatch, interru
     assert all((tmp_path / name).read_bytes() == data for name, data in first.items())
 
 
+def test_each_stack_is_fine_tuned_before_the_next_is_pretrained(tmp_path, monkeypatch):
+    # With one job, a long study records whole runs as it goes: seed 0's DBN
+    # runs are on disk before seed 1's stack starts pretraining.
+    seen = []
+    original = study._pretrain_task
+
+    def pretrain(config, env):
+        seen.append((config["dbn"]["random_state"],
+                     sorted(p.name for p in tmp_path.glob("*init=dbn*.json"))))
+        return original(config, env)
+
+    monkeypatch.setattr(study, "_pretrain_task", pretrain)
+    run_study(TINY, tmp_path, report=False, verbose=False)
+    assert [s for s, _ in seen] == [0, 1]
+    assert seen[0][1] == []
+    assert seen[1][1] and all("seed=0" in name for name in seen[1][1])
+    assert len(seen[1][1]) == 4  # 2 depths x 2 label counts of seed 0
+
+
 def test_diverged_run_is_recorded_as_such(tmp_path):
     bad = {**TINY, "finetuning": {**TINY["finetuning"], "learning_rate_init": 1e12}}
     records = run_study(bad, tmp_path, seeds=[0], inits=["normal"], report=False,
