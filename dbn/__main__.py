@@ -198,6 +198,10 @@ def _add_study_parser(sub):
                             "--backend dask: a LocalCluster of --n-jobs workers)")
     study.add_argument("--pretrained-dir", default=None,
                        help="where pretrained stacks are kept (default OUT/pretrained)")
+    study.add_argument("--reuse", nargs="+", default=None, metavar="DIR",
+                       help="folders of other studies whose records count for this study when "
+                            "they are the same run (same data, settings and seed): e.g. the "
+                            "mnist preset's runs for mnist-labels' 60,000 labels")
     study.add_argument("--rerun-changed", action="store_true",
                        help="run again the runs whose record has another configuration")
     study.add_argument("--no-report", action="store_true", help="do not write the report")
@@ -223,7 +227,7 @@ def _study(args):
               validate=args.validate, seeds=args.seeds, inits=args.inits, overrides=overrides,
               n_jobs=args.n_jobs, threads=args.threads, backend=args.backend,
               scheduler=args.scheduler,
-              pretrained_dir=args.pretrained_dir, rerun_changed=args.rerun_changed,
+              pretrained_dir=args.pretrained_dir, reuse=args.reuse, rerun_changed=args.rerun_changed,
               report=not args.no_report, dry_run=args.dry_run)
     return 0
 

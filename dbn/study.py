@@ -944,6 +944,36 @@ def _stack_plan(runs):
 # --------------------------------------------------------------------------- #
 # The driver
 # --------------------------------------------------------------------------- #
+def _run_identity(config):
+    """A run's configuration without the names that only label it."""
+    return {k: v for k, v in config.items() if k != "preset"}
+
+
+def _reuse_records(todo, folders, out, records, dry_run):
+    """Take the runs of ``todo`` that another study's folder has finished.
+
+    Copies each found record into ``out`` under this study's key (unless
+    ``dry_run``), adds it to ``records`` and returns the runs still to do.
+    """
+    found = [rec for folder in folders for rec in load_records(folder)
+             if rec.get("status") == "ok"]
+    left = []
+    for run in todo:
+        # As the resume check: a setting added since the record was made
+        # is not a difference.
+        rec = next((r for r in found if _same_config(_run_identity(r["config"]),
+                                                     _run_identity(run.config))), None)
+        if rec is None:
+            left.append(run)
+            continue
+        copy_ = {**rec, "key": run.key, "config": run.config,
+                 "reused_from": rec.get("reused_from", rec["key"])}
+        if not dry_run:
+            _write_record(out, copy_)
+        records[run.key] = copy_
+    return left
+
+
 def _duration(seconds):
     seconds = int(round(seconds))
     h, rem = divmod(seconds, 3600)
@@ -980,8 +1010,8 @@ def _describe(record):
 
 def run_study(preset="digits", out=None, *, data_home=None, download=False, validate=False,
               seeds=None, inits=None, overrides=None, n_jobs=1, threads=None, backend="joblib",
-              scheduler=None, pretrained_dir=None, rerun_changed=False, report=True, dry_run=False,
-              verbose=True):
+              scheduler=None, pretrained_dir=None, reuse=None, rerun_changed=False, report=True,
+              dry_run=False, verbose=True):
     """Run a study, or what is left of it, writing one JSON record per run.
 
     Parameters
@@ -1019,6 +1049,13 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
     pretrained_dir : str or path-like, default=None
         Where fitted stacks are kept (default ``<out>/pretrained``); a folder
         shared between studies lets them reuse each other's pretraining.
+    reuse : list of str or path-like, default=None
+        Folders of other studies whose finished runs count for this one
+        when they are the same run: same data, settings and seed, only the
+        preset's name differing (the ``mnist`` preset's runs are the
+        60,000-label runs of ``mnist-labels`` and the ``dbn`` runs of
+        ``mnist-modern``).  Such a record is copied into ``out`` under this
+        study's key, with ``reused_from`` naming the original.
     rerun_changed : bool, default=False
         Run again the runs whose record has another configuration (else
         such a record raises a ValueError).
@@ -1066,6 +1103,10 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
                 f"{out / (run.key + '.json')} was made with another configuration than "
                 f"preset {name!r} now gives; write to another folder, or pass "
                 "rerun_changed=True (--rerun-changed) to run it again.")
+    n_reused = 0
+    if reuse and todo:
+        left = _reuse_records(todo, reuse, out, records, dry_run)
+        n_reused, todo = len(todo) - len(left), left
     stacks, run_stack = _stack_plan(todo)
     loaded = {}
     for fname, config in stacks.items():
@@ -1074,7 +1115,8 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
             loaded[fname] = stack
     to_pretrain = [f for f in stacks if f not in loaded]
     if verbose:
-        print(f"study {name!r} in {out}: {len(runs)} runs, {len(records)} finished, "
+        print(f"study {name!r} in {out}: {len(runs)} runs, {len(records)} finished"
+              + (f" ({n_reused} from --reuse folders)" if n_reused else "") + ", "
               f"{len(todo)} to run; {len(stacks)} pretrained stack(s) needed, "
               f"{len(loaded)} found in {stack_dir}"
               + (f"; backend {backend}" if backend == "dask" else f"; n_jobs={n_jobs}"),

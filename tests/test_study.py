@@ -199,6 +199,36 @@ def test_each_stack_is_fine_tuned_before_the_next_is_pretrained(tmp_path, monkey
     assert len(seen[1][1]) == 4  # 2 depths x 2 label counts of seed 0
 
 
+def test_reuse_takes_the_same_runs_from_another_study(tiny_study, tmp_path, monkeypatch):
+    # Another preset with the same settings under another name, plus a label
+    # count the tiny study lacks: only the new runs are run.
+    folder, records = tiny_study
+    other = {**TINY, "name": "other", "labels": [30, 60, "all"]}
+    ran = []
+    original = study._run_task
+    monkeypatch.setattr(study, "_run_task",
+                        lambda key, *a, **k: (ran.append(key), original(key, *a, **k))[1])
+    got = run_study(other, tmp_path, reuse=[folder], report=False, verbose=False)
+    assert len(got) == N_RUNS + 8
+    assert sorted(ran) == sorted(r["key"] for r in got if "labels=30__" in r["key"])
+    by_key = {r["key"]: r for r in records}
+    for rec in got:
+        if "labels=30__" in rec["key"]:
+            assert "reused_from" not in rec
+            continue
+        source = by_key[rec["reused_from"]]
+        assert rec["key"] == source["key"].replace("tiny__", "other__")
+        assert rec["config"]["preset"] == "other"
+        assert rec["test_error"] == source["test_error"]
+        assert rec["loss_curve"] == source["loss_curve"]
+        assert json.loads((tmp_path / f"{rec['key']}.json").read_text()) == rec
+    # A run with another setting is not taken.
+    changed = {**other, "finetuning": {**TINY["finetuning"], "max_iter": 3}}
+    plan = run_study(changed, tmp_path / "changed", reuse=[folder], dry_run=True,
+                     verbose=False)
+    assert plan == []
+
+
 def test_diverged_run_is_recorded_as_such(tmp_path):
     bad = {**TINY, "finetuning": {**TINY["finetuning"], "learning_rate_init": 1e12}}
     records = run_study(bad, tmp_path, seeds=[0], inits=["normal"], report=False,
