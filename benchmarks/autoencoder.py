@@ -35,6 +35,11 @@ Run from the repository root::
     python benchmarks/autoencoder.py                  # the paper's setting: hours on 2 cores
     python benchmarks/autoencoder.py --quick          # a smoke run: minutes, meaningless numbers
 
+An interrupted run resumes when started again with the same settings: the
+finished RBMs and every ``--chunk`` epochs of fine-tuning are kept in
+``--checkpoint-dir`` (the pretraining time then counts only what this
+process did).
+
 MNIST is read with ``dbn.datasets.load_mnist(data_home, download=False)`` from
 ``--data-home`` (default ``$DBN_DATA_HOME``, else ``../shared/data/mnist``
 next to the repository).  The result goes to ``--out`` as JSON, with the
@@ -44,6 +49,8 @@ time from this run's per-epoch costs.
 
 import argparse
 import json
+import os
+import pickle
 import sys
 import time
 import warnings
@@ -94,9 +101,10 @@ def run(args, X, X_test):
     print(f"PCA({HIDDEN[-1]}): {results['pca']['test_error']:.2f}", flush=True)
 
     t = time.perf_counter()
+    # checkpoint_dir: each finished RBM is kept, so a rerun resumes after it.
     stack = DBN(hidden_layer_sizes=HIDDEN, n_iter=args.pretrain_epochs, batch_size=100, learning_rate=0.1,
                 momentum="hinton", weight_decay=0.0002, top_layer="linear", verbose=args.verbose,
-                random_state=args.seed).fit(X)
+                random_state=args.seed, checkpoint_dir=os.fspath(args.checkpoint_dir / "stack")).fit(X)
     pretrain_s = time.perf_counter() - t
     results["dbn_pretrained_only"] = {
         "test_error": squared_error_per_image(pretrained_reconstruction(stack, X_test), X_test),
@@ -110,14 +118,7 @@ def run(args, X, X_test):
 
     inits = {"dbn": stack} if args.skip_random else {"dbn": stack, "random": "normal"}
     for name, init in inits.items():
-        ae = DBNAutoencoder(HIDDEN, init=init, batch_size=100, learning_rate_init=args.learning_rate,
-                            momentum=0.9, max_iter=args.epochs, tol=0.0, n_iter_no_change=args.epochs,
-                            random_state=args.seed, verbose=args.verbose)
-        t = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            ae.fit(X)
-        seconds = time.perf_counter() - t
+        ae, seconds = fine_tune(name, init, X, args)
         results[name] = {
             "test_error": -ae.score(X_test),
             "train_error": -ae.score(X[: len(X_test)]),
@@ -130,6 +131,48 @@ def run(args, X, X_test):
               f"({seconds:.0f} s, {results[name]['seconds_per_epoch']:.1f} s per epoch)", flush=True)
     results["pretrain_seconds"] = pretrain_s
     return results
+
+
+def _checkpoint_settings(args):
+    return {key: getattr(args, key) for key in (
+        "n_train", "pretrain_epochs", "epochs", "learning_rate", "seed", "chunk")}
+
+
+def fine_tune(name, init, X, args):
+    """(fitted DBNAutoencoder, seconds): ``args.epochs`` epochs in chunks of ``args.chunk``.
+
+    The model is pickled after every chunk, so an interrupted run resumes
+    at its last chunk.  Each chunk is a ``warm_start`` fit (the data order
+    goes on from the epochs done; the momentum restarts), and an
+    uninterrupted run is chunked the same way, so both give the same model.
+    """
+    path = args.checkpoint_dir / f"{name}.pkl"
+    settings = _checkpoint_settings(args)
+    ae, seconds = None, 0.0
+    if path.exists():
+        with open(path, "rb") as f:
+            saved = pickle.load(f)
+        if saved["settings"] == settings:
+            ae, seconds = saved["model"], saved["seconds"]
+            print(f"{name}: resuming after epoch {ae.n_iter_} ({path})", flush=True)
+    if ae is None:
+        ae = DBNAutoencoder(HIDDEN, init=init, batch_size=100, learning_rate_init=args.learning_rate,
+                            momentum=0.9, tol=0.0, n_iter_no_change=args.epochs,
+                            random_state=args.seed, verbose=args.verbose, warm_start=True)
+    while getattr(ae, "n_iter_", 0) < args.epochs:
+        ae.set_params(max_iter=min(args.chunk, args.epochs - getattr(ae, "n_iter_", 0)))
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ae.fit(X)
+        seconds += time.perf_counter() - t
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump({"settings": settings, "model": ae, "seconds": seconds}, f,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)  # atomic
+    return ae, seconds
 
 
 def extrapolate(results, n_train):
@@ -164,6 +207,13 @@ def main(argv=None):
                         help=f"fine-tuning epochs (full: {FULL['epochs']}, the paper's)")
     parser.add_argument("--learning-rate", type=float, default=0.01, help="fine-tuning learning rate")
     parser.add_argument("--skip-random", action="store_true", help="leave out the random-init net")
+    parser.add_argument("--chunk", type=int, default=10,
+                        help="fine-tuning epochs between checkpoints (part of the result: each "
+                             "chunk restarts the momentum)")
+    parser.add_argument("--checkpoint-dir", type=Path, default=None,
+                        help="where the finished RBMs and fine-tuning chunks are kept, so that "
+                             "rerunning the same command resumes (default "
+                             "benchmarks/results/tmp/autoencoder[_quick])")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None,
                         help="limit BLAS, OpenMP and Numba to this many threads (default: leave as is)")
@@ -177,6 +227,9 @@ def main(argv=None):
             parser.error(f"--{key.replace('_', '-')} must be positive")
     out = Path(args.out or REPO_ROOT / "benchmarks" / "results"
                / ("autoencoder_quick.json" if args.quick else "autoencoder.json"))
+    if args.checkpoint_dir is None:
+        args.checkpoint_dir = (REPO_ROOT / "benchmarks" / "results" / "tmp"
+                               / ("autoencoder_quick" if args.quick else "autoencoder"))
 
     mnist = load_mnist(args.data_home, download=False)
     X = np.ascontiguousarray(mnist.data[: args.n_train], dtype=np.float32)
@@ -233,6 +286,7 @@ def main(argv=None):
             "epochs": args.epochs,
             "learning_rate": args.learning_rate,
             "batch_size": 100,
+            "chunk": args.chunk,
             "seed": args.seed,
             "threads": args.threads,
         },
