@@ -432,7 +432,7 @@ def loss_and_gradient(params, layout, X, Y, *, activation="logistic", output="so
     loss = _k.batch_step(
         X, Y, rows, params, layout.weight_offsets, layout.bias_offsets, layout.sizes, acts,
         deltas, a_off, act, out_kind, float(alpha), float(keep_prob_input),
-        float(keep_prob_hidden), state, False, 0.0, 0.0, False, 0.0, grad, grad,
+        float(keep_prob_hidden), state, False, 0, 0.0, 0.0, False, 0.0, grad, grad,
         grad[:1], 0, grad[:1], grad_sq, BLAS_KIND,
     )
     return loss / len(rows), grad
@@ -545,7 +545,8 @@ class SGDTrainer:
         self._colsq = np.empty(int(sizes[1:].max()), dtype=np.float32)
         self._grad_sq = np.zeros(layout.n_layers)
 
-    def epoch(self, params, X, Y, order, *, learning_rate, momentum, n_track_batches=-1):
+    def epoch(self, params, X, Y, order, *, learning_rate, momentum, n_track_batches=-1,
+              output_only=False):
         """One epoch: SGD steps on consecutive ``batch_size`` slices of ``order``.
 
         Parameters
@@ -562,6 +563,10 @@ class SGDTrainer:
         n_track_batches : int, default=-1
             Average the gradient norms over the first ``n_track_batches``
             batches only (``< 0``: all); tracking never changes the update.
+        output_only : bool, default=False
+            Train the output layer alone: the hidden layers stay as they are
+            (and report a gradient norm of 0), and the backward pass stops
+            at the output layer.
 
         Returns
         -------
@@ -576,7 +581,8 @@ class SGDTrainer:
         total = _k.sgd_epoch(
             X, Y, order, self.batch_size, params, lo.weight_offsets, lo.bias_offsets, lo.sizes,
             self._acts, self._deltas, self._a_off, self._act, self._out, self.alpha,
-            self.keep_prob_input, self.keep_prob_hidden, self.state, float(learning_rate),
+            self.keep_prob_input, self.keep_prob_hidden, self.state,
+            lo.n_layers - 1 if output_only else 0, float(learning_rate),
             float(momentum), self.nesterov, self.max_norm, self.velocity, self._grad,
             self._gbuf, self.block_elems, self._colsq, int(n_track_batches), grad_norms,
             BLAS_KIND,
@@ -707,7 +713,7 @@ class TrainResult:
 
 def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=None, rows=None,
           shuffle=True, tol=1e-4, n_iter_no_change=10, score=None, callback=None,
-          n_track_batches=-1):
+          n_track_batches=-1, n_iter_output_only=0):
     """Train ``params`` in place for up to ``max_iter`` epochs.
 
     The loop of scikit-learn's ``_fit_stochastic``: each epoch draws a
@@ -748,6 +754,9 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
         score or None); True stops training.
     n_track_batches : int, default=-1
         See :meth:`SGDTrainer.epoch`.
+    n_iter_output_only : int, default=0
+        The first ``n_iter_output_only`` epochs train the output layer alone
+        (``output_only`` of :meth:`SGDTrainer.epoch`).
 
     Returns
     -------
@@ -770,7 +779,8 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
         lr = schedule.learning_rate_
         momentum = schedule.momentum_at(epoch)
         res = trainer.epoch(params, X, Y, order, learning_rate=lr, momentum=momentum,
-                            n_track_batches=n_track_batches)
+                            n_track_batches=n_track_batches,
+                            output_only=epoch < n_iter_output_only)
         result.n_iter += 1
         result.loss_curve.append(res.loss)
         result.learning_rates.append(lr)

@@ -416,7 +416,7 @@ def _forward(X, rows, params, w_off, b_off, sizes, acts, a_off, activations,
 @njit(**_JIT)
 def batch_step(X, Y, rows, params, w_off, b_off, sizes, acts, deltas, a_off,
                activations, output, alpha, keep_input, keep_hidden, state,
-               update, lr, momentum, nesterov, max_norm, velocity, grad,
+               update, lowest, lr, momentum, nesterov, max_norm, velocity, grad,
                gbuf, block_elems, colsq, grad_sq, blas_kind):
     """Loss and gradient of one batch, and optionally the SGD step.
 
@@ -494,11 +494,18 @@ def batch_step(X, Y, rows, params, w_off, b_off, sizes, acts, deltas, a_off,
         wo = w_off[layer]
         bo = b_off[layer]
         W = params[wo:wo + n_in * n_out].reshape(n_in, n_out)
+        if layer < lowest:
+            # Frozen: only its share of the L2 term of the loss.
+            for r in range(n_in):
+                for j in range(n_out):
+                    wsq_total += W[r, j] * W[r, j]
+            grad_sq[layer] = 0.0
+            continue
         o = a_off[layer + 1]
         dZ = deltas[o:o + n_out * nb].reshape(n_out, nb)
         o = a_off[layer]
         A = acts[o:o + n_in * nb].reshape(n_in, nb)
-        if layer > 0:
+        if layer > lowest:
             # Backpropagate through the weights *before* they are updated.
             dA = deltas[o:o + n_in * nb].reshape(n_in, nb)
             gemm(blas_kind, False, False, 1.0, W, dZ, 0.0, dA)
@@ -542,8 +549,9 @@ def batch_step(X, Y, rows, params, w_off, b_off, sizes, acts, deltas, a_off,
 @njit(**_JIT)
 def sgd_epoch(X, Y, order, batch_size, params, w_off, b_off, sizes, acts,
               deltas, a_off, activations, output, alpha, keep_input,
-              keep_hidden, state, lr, momentum, nesterov, max_norm, velocity,
-              grad, gbuf, block_elems, colsq, n_track, grad_norms, blas_kind):
+              keep_hidden, state, lowest, lr, momentum, nesterov, max_norm,
+              velocity, grad, gbuf, block_elems, colsq, n_track, grad_norms,
+              blas_kind):
     """One epoch of mini-batch SGD: consecutive slices of ``order`` as batches.
 
     Arguments as in :func:`batch_step` (with ``update=True``), plus:
@@ -579,7 +587,7 @@ def sgd_epoch(X, Y, order, batch_size, params, w_off, b_off, sizes, acts,
         stop = min(start + batch_size, n)
         total += batch_step(X, Y, order[start:stop], params, w_off, b_off, sizes,
                             acts, deltas, a_off, activations, output, alpha,
-                            keep_input, keep_hidden, state, True, lr, momentum,
+                            keep_input, keep_hidden, state, True, lowest, lr, momentum,
                             nesterov, max_norm, velocity, grad, gbuf, block_elems,
                             colsq, grad_sq, blas_kind)
         if n_track < 0 or batch < n_track:

@@ -207,6 +207,21 @@ def test_warm_start_continues(small):
     assert not np.array_equal(first[0], clf.coefs_[0])
 
 
+def test_output_only_epochs_keep_the_pretrained_features_and_count_over_warm_starts(small):
+    X, y = small
+    clf = DBNClassifier(**{**FAST, "max_iter": 2}, n_iter_output_only=3, warm_start=True,
+                        random_state=0).fit(X, y)
+    pretrained = clf.dbn_.rbms_[0].components_.T.copy()
+    assert_array_equal(clf.coefs_[0], pretrained)  # 2 epochs: still frozen
+    assert_array_equal(clf.gradient_norms_[:, :-1], 0.0)
+    assert (clf.gradient_norms_[:, -1] > 0).all()
+    clf.set_params(max_iter=1).fit(X, y)  # epoch 3: frozen
+    assert_array_equal(clf.coefs_[0], pretrained)
+    clf.fit(X, y)  # epoch 4: everything trains
+    assert not np.array_equal(clf.coefs_[0], pretrained)
+    assert clf.n_iter_ == 4
+
+
 def test_divergence_keeps_last_finite_weights(small):
     X, y = small
     # The squared error of a linear output is unbounded: a huge learning rate

@@ -281,6 +281,54 @@ def test_sgd_step_matches_numpy(nesterov, max_norm):
         assert norms[-1].max() > max_norm  # the output layer is free
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_output_only_step_updates_the_output_layer_alone(nesterov):
+    # One output-only step: the hidden layers and their velocities stay put,
+    # the output layer takes exactly the full step's update (its gradient
+    # does not depend on the layers below changing), and the loss is the
+    # same L2-penalised batch loss.
+    params, layout = _params(seed=5, scale=2.0)
+    Y, rows, lr, momentum, alpha = TARGETS["softmax"], np.arange(10), 0.3, 0.9, 0.2
+    _, grad = net.loss_and_gradient(params, layout, X, Y, alpha=alpha, rows=rows)
+    expected_p, expected_v = ref_sgd_step(params, np.zeros(layout.n_params, np.float32), grad,
+                                          layout, lr, momentum, nesterov, 0.0)
+    frozen = params.copy()
+    trainer = net.SGDTrainer(layout, batch_size=len(rows), alpha=alpha, nesterov=nesterov)
+    res = trainer.epoch(frozen, X, Y, rows, learning_rate=lr, momentum=momentum,
+                        output_only=True)
+    full = params.copy()
+    full_res = net.SGDTrainer(layout, batch_size=len(rows), alpha=alpha, nesterov=nesterov).epoch(
+        full, X, Y, rows, learning_rate=lr, momentum=momentum)
+    hidden_biases = slice(layout.bias_offsets[0], layout.bias_offsets[-1])
+    hidden = np.r_[0:layout.weight_offsets[-1], hidden_biases]
+    out = np.setdiff1d(np.arange(layout.n_params), hidden)
+    assert out.size == 5 * 3 + 3
+    np.testing.assert_array_equal(frozen[hidden], params[hidden])
+    np.testing.assert_array_equal(trainer.velocity[hidden], 0.0)
+    np.testing.assert_allclose(frozen[out], expected_p[out], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(trainer.velocity[out], expected_v[out], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(frozen[out], full[out], rtol=1e-6, atol=1e-7)
+    assert res.loss == pytest.approx(full_res.loss, rel=1e-6)
+    assert res.grad_norms[:-1].tolist() == [0.0, 0.0]
+    assert res.grad_norms[-1] == pytest.approx(full_res.grad_norms[-1], rel=1e-6)
+
+
+def test_train_freezes_the_hidden_layers_for_the_first_epochs():
+    params, layout = _params(seed=6)
+    Y = TARGETS["softmax"]
+    start = params.copy()
+    hidden = slice(0, layout.weight_offsets[-1])
+    seen = []
+
+    def callback(epoch, p, res, score):
+        seen.append(np.array_equal(p[hidden], start[hidden]))
+        return False
+
+    net.train(params, net.SGDTrainer(layout, batch_size=8), X, Y, max_iter=4,
+              random_state=0, callback=callback, n_iter_output_only=2)
+    assert seen == [True, True, False, False]
+
+
 @pytest.mark.parametrize("regression", [False, True])
 def test_epoch_matches_sklearn_mlp(regression):
     # Same init, same batches, same update: scikit-learn's alpha, momentum
