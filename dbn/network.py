@@ -115,9 +115,10 @@ class _FineTuningMixin:
         stopping, ``order_seed`` seeds the data order (offset by the epochs
         already done, so a warm start continues the sequence), and
         ``warn_max_iter`` asks for scikit-learn's ConvergenceWarning when
-        ``max_iter`` ends the run; ``n_iter_output_only`` first epochs of
-        this call train the output layer alone.  Warnings point at the caller of the
-        estimator's ``_fit`` (``stacklevel=3``), which calls this.
+        ``max_iter`` ends the run; the first ``n_iter_output_only`` epochs
+        of this call train the output layer alone.  Warnings point at the
+        caller of the estimator's ``_fit`` (``stacklevel=3``), which calls
+        this.
         Returns self.
         """
         t_start = time.perf_counter()
