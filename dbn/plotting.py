@@ -850,8 +850,25 @@ def _check_records(records):
     return list(records)
 
 
+#: The study plots draw errors on a log scale when the largest exceeds the
+#: smallest by this factor.
+_LOG_SCALE_RATIO = 10.0
+
+
+def _log_scale_if_wide(ax, records):
+    """A log error axis when the records' errors span more than :data:`_LOG_SCALE_RATIO`."""
+    errors = [_pct(_error(r)) for r in records if _error(r) is not None]
+    if errors and min(errors) > 0 and max(errors) > _LOG_SCALE_RATIO * min(errors):
+        # A net stuck at chance (90%) beside nets at 2% would flatten every
+        # other point on a linear axis; Erhan et al.'s spread stays visible on a log one.
+        ax.set_yscale("log")
+
+
 def plot_study_errors(records, *, ax=None):
     """Error of each configuration of a study: mean ± sd and every seed.
+
+    The error axis is logarithmic when the errors span more than a factor of
+    10 (a net stuck at chance beside working ones), linear otherwise.
 
     Parameters
     ----------
@@ -895,6 +912,7 @@ def plot_study_errors(records, *, ax=None):
         ticks.append(tick)
     ax.set_xticks(range(len(ticks)), ticks, fontsize=8)
     ax.set_ylabel(_error_label(records))
+    _log_scale_if_wide(ax, records)
     ax.set_title(f"{_title(records)}: every seed (dots), mean ± sd (bars)")
     ax.grid(axis="y", alpha=0.3)
     return fig
@@ -902,6 +920,9 @@ def plot_study_errors(records, *, ax=None):
 
 def plot_study_depth(records, *, ax=None):
     """Box plots of a study's error by depth and init (at its largest label count).
+
+    The error axis is logarithmic when the errors span more than a factor of
+    10 (a net stuck at chance beside working ones), linear otherwise.
 
     Parameters
     ----------
@@ -950,6 +971,7 @@ def plot_study_depth(records, *, ax=None):
     ax.set_xticks(range(len(depths)), [str(d) for d in depths])
     ax.set_xlabel("hidden layers")
     ax.set_ylabel(_error_label(records))
+    _log_scale_if_wide(ax, records)
     ax.set_title(f"{_title(records)}: error by depth ({top} labels)")
     _legend(ax)
     ax.grid(axis="y", alpha=0.3)

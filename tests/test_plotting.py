@@ -400,6 +400,20 @@ def test_study_depth_boxes(records):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["dbn", "normal"]
 
 
+@pytest.mark.parametrize("plot", ["plot_study_depth", "plot_study_errors"])
+def test_study_log_scale_only_when_errors_span_a_decade(records, plot):
+    assert _render(getattr(P, plot)(records)).axes[0].get_yscale() == "linear"
+    # One configuration stuck at chance: the others stay readable on a log axis.
+    stuck = [_record("normal", 3, 1000, s, 0.899) for s in range(3)]
+    fig = _render(getattr(P, plot)(records + stuck))
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log"
+    # ...and every seed is still drawn at its error.
+    dots = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections
+                           if isinstance(c, PathCollection)])
+    assert np.isclose(dots, 89.9).sum() == 3
+
+
 def test_study_label_curve_errorbars(records):
     fig = _render(P.plot_study_label_curve(records))
     (ax,) = fig.axes
