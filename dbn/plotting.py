@@ -113,10 +113,11 @@ def _integer_epochs(ax):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _log_if_wide(ax, ratio=10.0):
-    """A logarithmic y axis when the data drawn span more than ``ratio``."""
-    values = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), dtype=float)]
-    values = np.asarray(values)
+def _log_if_wide(ax, values=None, ratio=10.0):
+    """A logarithmic y axis when ``values`` (default: the lines drawn) span more than ``ratio``."""
+    if values is None:
+        values = [y for line in ax.get_lines() for y in np.asarray(line.get_ydata(), dtype=float)]
+    values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size and values.min() > 0 and values.max() > ratio * values.min():
         ax.set_yscale("log")
@@ -850,18 +851,11 @@ def _check_records(records):
     return list(records)
 
 
-#: The study plots draw errors on a log scale when the largest exceeds the
-#: smallest by this factor.
-_LOG_SCALE_RATIO = 10.0
-
-
 def _log_scale_if_wide(ax, records):
-    """A log error axis when the records' errors span more than :data:`_LOG_SCALE_RATIO`."""
-    errors = [_pct(_error(r)) for r in records if _error(r) is not None]
-    if errors and min(errors) > 0 and max(errors) > _LOG_SCALE_RATIO * min(errors):
-        # A net stuck at chance (90%) beside nets at 2% would flatten every
-        # other point on a linear axis; Erhan et al.'s spread stays visible on a log one.
-        ax.set_yscale("log")
+    """A log error axis when the records' errors span more than a factor of 10."""
+    # A net stuck at chance (90%) beside nets at 2% would flatten every
+    # other point on a linear axis; Erhan et al.'s spread stays visible on a log one.
+    _log_if_wide(ax, [_pct(_error(r)) for r in records if _error(r) is not None])
 
 
 def plot_study_errors(records, *, ax=None):
