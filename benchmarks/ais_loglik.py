@@ -118,23 +118,43 @@ def ramped_k(k, epoch, n_epochs):
     return int(round(1 + (k - 1) * epoch / (n_epochs - 1)))
 
 
-def train(k, persistent, X, args, n_components):
+def decayed_lr(start, final, epoch, n_epochs):
+    """Learning rate of ``epoch`` (0-based) decaying geometrically from ``start`` to ``final``."""
+    if n_epochs <= 1:
+        return start
+    return float(start * (final / start) ** (epoch / (n_epochs - 1)))
+
+
+def train(k, persistent, X, args, n_components, after_epoch=None):
+    """(fitted RBM, seconds of training); ``after_epoch(epoch, rbm)`` (1-based
+    epoch) runs after each epoch, outside the timing."""
     rbm = BernoulliRBM(
         n_components=n_components, learning_rate=args.learning_rate, batch_size=args.batch_size,
         n_iter=args.epochs, k=k, persistent=persistent, momentum="hinton",
         weight_decay=args.weight_decay, random_state=args.seed, verbose=args.verbose,
     )
-    t = time.perf_counter()
-    if args.k_ramp and k > 1:
-        # The paper's CD-T models had T raised gradually during learning:
-        # one epoch at a time, k from 1 to the model's k.
+    seconds = 0.0
+    if (args.k_ramp and k > 1) or after_epoch is not None or args.lr_final is not None:
+        # One epoch at a time: the paper's CD-T models had T raised gradually
+        # during learning (k from 1 to the model's k), the learning rate may
+        # decay, and the curve looks at the model between epochs.
         for epoch in range(args.epochs):
-            rbm.set_params(k=ramped_k(k, epoch, args.epochs))
+            if args.k_ramp:
+                rbm.set_params(k=ramped_k(k, epoch, args.epochs))
+            if args.lr_final is not None:
+                lr = decayed_lr(args.learning_rate, args.lr_final, epoch, args.epochs)
+                rbm.set_params(learning_rate=lr)
+            t = time.perf_counter()
             rbm.partial_fit(X)
+            seconds += time.perf_counter() - t
+            if after_epoch is not None:
+                after_epoch(epoch + 1, rbm)
         rbm.set_params(k=k)
     else:
+        t = time.perf_counter()
         rbm.fit(X)
-    return rbm, time.perf_counter() - t
+        seconds = time.perf_counter() - t
+    return rbm, seconds
 
 
 def evaluate(rbm, X_train, X_test, args, seed):
@@ -163,7 +183,7 @@ def _settings(args):
     return {key: getattr(args, key) for key in (
         "models", "n_components", "epochs", "learning_rate", "weight_decay", "batch_size", "n_chains",
         "betas", "exact_hidden", "binarize", "binarize_seed", "seed", "quick", "n_train", "n_test",
-        "k_ramp", "validate")}
+        "k_ramp", "validate", "curve", "lr_final")}
 
 
 def _load_partial(path, args):
@@ -222,8 +242,26 @@ def run(args, X_train, X_test, partial=None):
             results[name] = done[name]
             continue
         print(f"training {name}: k={k}, persistent={persistent}, {args.epochs} epoch(s) ...", flush=True)
-        rbm, t_fit = train(k, persistent, X_train, args, args.n_components)
+        curve = []
+
+        def on_curve(epoch, rbm, i=i, curve=curve):
+            # The same AIS seed at every point: the curve's steps are the model's.
+            point = evaluate(rbm, X_train, X_test, args, args.seed + 1 + i)
+            curve.append({"epoch": epoch, "k": rbm.k, **point})
+            print(f"  epoch {epoch} (k={rbm.k}): log Z {point['log_z']:.2f}, ESS "
+                  f"{point['effective_sample_size']:.1f}; test {point['test']:.2f}, "
+                  f"train {point['train']:.2f} nats (AIS {point['ais_s']:.0f} s)", flush=True)
+
+        after = None
+        if args.curve:
+            def after(epoch, rbm):
+                if epoch in args.curve and epoch < args.epochs:
+                    on_curve(epoch, rbm)
+        rbm, t_fit = train(k, persistent, X_train, args, args.n_components, after)
         res = evaluate(rbm, X_train, X_test, args, args.seed + 1 + i)
+        if args.curve:
+            res["curve"] = [*curve, {"epoch": args.epochs, "k": rbm.k,
+                                     **res}]
         own = f"{'PCD' if persistent else 'CD'}{k}({args.n_components})"
         paper = PAPER.get(label) if args.n_components == 500 else None
         res.update(fit_s=t_fit, k=k, persistent=persistent, n_components=args.n_components,
@@ -265,6 +303,9 @@ def main(argv=None):
     parser.add_argument("--n-components", type=int, default=500)
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument("--lr-final", type=float, default=None,
+                        help="decay the learning rate geometrically, epoch by epoch, from "
+                             "--learning-rate to this in the last epoch (default: constant)")
     parser.add_argument("--weight-decay", type=float, default=2e-4)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--n-chains", type=int, default=100, help="AIS runs per model")
@@ -278,6 +319,10 @@ def main(argv=None):
     parser.add_argument("--k-ramp", action="store_true",
                         help="CD-k models (k > 1) raise k linearly from 1 to k over the epochs, "
                              "as the paper's CD-T models raised T gradually")
+    parser.add_argument("--curve", type=int, nargs="+", default=None, metavar="EPOCH",
+                        help="also estimate the log-probabilities after these epochs (AIS each "
+                             "time, ~40 s for 500 hidden units): the learning curve, to choose "
+                             "--epochs with --validate")
     parser.add_argument("--validate", action="store_true",
                         help="hold out the last 10,000 training images and report their "
                              "log-probability instead of the test set's (to choose the training "
@@ -333,7 +378,7 @@ def main(argv=None):
     settings = {key: getattr(args, key) for key in (
         "models", "n_components", "epochs", "learning_rate", "weight_decay", "batch_size", "n_chains",
         "betas", "exact_hidden", "binarize", "binarize_seed", "seed", "quick", "threads",
-        "k_ramp", "validate")}
+        "k_ramp", "validate", "curve", "lr_final")}
     settings.update(momentum="hinton", n_train=int(X_train.shape[0]), n_test=int(X_test.shape[0]),
                     n_betas=int(len(ais._check_betas(args.betas))))
     record = {
