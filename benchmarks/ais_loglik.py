@@ -44,7 +44,11 @@ paper's, not the same decimals.
 Training settings are chosen with ``--validate`` (models trained on the first
 50,000 training images, log-probabilities of the last 10,000: never the test
 set); ``--k-ramp`` raises k of the CD-k models linearly from 1 to k over the
-epochs, as the paper raised T for its CD-T models.  A finished model is kept
+epochs, as the paper raised T for its CD-T models; ``--lr-final`` decays the
+learning rate geometrically over the epochs; ``--curve E1 E2 ...`` also
+estimates the log-probabilities after those epochs (the learning curve: CD
+learning can lower the likelihood after a while, so the number of epochs is
+a setting to choose on validation, like the learning rate).  A finished model is kept
 in ``<out>.partial.json`` at once: rerunning the same command resumes, and the
 file can be committed to carry a long run to another machine.
 
