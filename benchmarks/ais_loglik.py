@@ -248,7 +248,9 @@ def run(args, X_train, X_test, partial=None):
         print(f"training {name}: k={k}, persistent={persistent}, {args.epochs} epoch(s) ...", flush=True)
         curve = []
 
-        def on_curve(epoch, rbm, i=i, curve=curve):
+        def after(epoch, rbm, i=i, curve=curve):
+            if epoch not in args.curve or epoch == args.epochs:
+                return
             # The same AIS seed at every point: the curve's steps are the model's.
             point = evaluate(rbm, X_train, X_test, args, args.seed + 1 + i)
             curve.append({"epoch": epoch, "k": rbm.k, **point})
@@ -256,16 +258,11 @@ def run(args, X_train, X_test, partial=None):
                   f"{point['effective_sample_size']:.1f}; test {point['test']:.2f}, "
                   f"train {point['train']:.2f} nats (AIS {point['ais_s']:.0f} s)", flush=True)
 
-        after = None
-        if args.curve:
-            def after(epoch, rbm):
-                if epoch in args.curve and epoch < args.epochs:
-                    on_curve(epoch, rbm)
-        rbm, t_fit = train(k, persistent, X_train, args, args.n_components, after)
+        rbm, t_fit = train(k, persistent, X_train, args, args.n_components,
+                           after if args.curve else None)
         res = evaluate(rbm, X_train, X_test, args, args.seed + 1 + i)
         if args.curve:
-            res["curve"] = [*curve, {"epoch": args.epochs, "k": rbm.k,
-                                     **res}]
+            res["curve"] = [*curve, {"epoch": args.epochs, "k": rbm.k, **res}]
         own = f"{'PCD' if persistent else 'CD'}{k}({args.n_components})"
         paper = PAPER.get(label) if args.n_components == 500 else None
         res.update(fit_s=t_fit, k=k, persistent=persistent, n_components=args.n_components,
@@ -379,10 +376,7 @@ def main(argv=None):
         print("(--validate: the 'test' columns hold the held-out training images' figures)")
     print(f"\ntotal {total / 60:.1f} min")
 
-    settings = {key: getattr(args, key) for key in (
-        "models", "n_components", "epochs", "learning_rate", "weight_decay", "batch_size", "n_chains",
-        "betas", "exact_hidden", "binarize", "binarize_seed", "seed", "quick", "threads",
-        "k_ramp", "validate", "curve", "lr_final")}
+    settings = {**_settings(args), "threads": args.threads}
     settings.update(momentum="hinton", n_train=int(X_train.shape[0]), n_test=int(X_test.shape[0]),
                     n_betas=int(len(ais._check_betas(args.betas))))
     record = {
