@@ -129,16 +129,29 @@ def decayed_lr(start, final, epoch, n_epochs):
     return float(start * (final / start) ** (epoch / (n_epochs - 1)))
 
 
-def train(k, persistent, X, args, n_components, after_epoch=None):
+def epoch_data(X, X_grey, how, epoch, seed):
+    """Training images of one epoch (0-based): the fixed binarisation ``X``, a
+    fresh stochastic binarisation of the grey levels ``X_grey`` (seeded by
+    ``seed`` and ``epoch``), or the grey levels themselves as probabilities."""
+    if how == "fixed":
+        return X
+    if how == "intensities":
+        return X_grey
+    return binarize(X_grey, "stochastic", (seed, epoch))
+
+
+def train(k, persistent, X, args, n_components, after_epoch=None, X_grey=None):
     """(fitted RBM, seconds of training); ``after_epoch(epoch, rbm)`` (1-based
-    epoch) runs after each epoch, outside the timing."""
+    epoch) runs after each epoch, outside the timing.  ``X_grey`` (the grey
+    levels of ``X``'s images) is needed unless ``args.train_data`` is "fixed"."""
     rbm = BernoulliRBM(
         n_components=n_components, learning_rate=args.learning_rate, batch_size=args.batch_size,
         n_iter=args.epochs, k=k, persistent=persistent, momentum="hinton",
         weight_decay=args.weight_decay, random_state=args.seed, verbose=args.verbose,
     )
     seconds = 0.0
-    if (args.k_ramp and k > 1) or after_epoch is not None or args.lr_final is not None:
+    if ((args.k_ramp and k > 1) or after_epoch is not None or args.lr_final is not None
+            or args.train_data != "fixed"):
         # One epoch at a time: the paper's CD-T models had T raised gradually
         # during learning (k from 1 to the model's k), the learning rate may
         # decay, and the curve looks at the model between epochs.
@@ -148,8 +161,9 @@ def train(k, persistent, X, args, n_components, after_epoch=None):
             if args.lr_final is not None:
                 lr = decayed_lr(args.learning_rate, args.lr_final, epoch, args.epochs)
                 rbm.set_params(learning_rate=lr)
+            X_epoch = epoch_data(X, X_grey, args.train_data, epoch, args.binarize_seed + 1000)
             t = time.perf_counter()
-            rbm.partial_fit(X)
+            rbm.partial_fit(X_epoch)
             seconds += time.perf_counter() - t
             if after_epoch is not None:
                 after_epoch(epoch + 1, rbm)
@@ -187,7 +201,7 @@ def _settings(args):
     return {key: getattr(args, key) for key in (
         "models", "n_components", "epochs", "learning_rate", "weight_decay", "batch_size", "n_chains",
         "betas", "exact_hidden", "binarize", "binarize_seed", "seed", "quick", "n_train", "n_test",
-        "k_ramp", "validate", "curve", "lr_final")}
+        "k_ramp", "validate", "curve", "lr_final", "train_data")}
 
 
 def _load_partial(path, args):
@@ -207,7 +221,7 @@ def _save_partial(path, args, results):
     tmp.replace(path)  # atomic
 
 
-def run(args, X_train, X_test, partial=None):
+def run(args, X_train, X_test, partial=None, X_grey=None):
     """Train and evaluate every model; each finished one is saved to ``partial``
     at once, and a rerun with the same settings skips it."""
     done = _load_partial(partial, args) if partial is not None else {}
@@ -225,7 +239,7 @@ def run(args, X_train, X_test, partial=None):
     if args.exact_hidden and f"cd1_h{args.exact_hidden}" in done:
         results[f"cd1_h{args.exact_hidden}"] = done[f"cd1_h{args.exact_hidden}"]
     elif args.exact_hidden:
-        rbm, t_fit = train(1, False, X_train, args, args.exact_hidden)
+        rbm, t_fit = train(1, False, X_train, args, args.exact_hidden, X_grey=X_grey)
         t = time.perf_counter()
         exact = ais.log_partition_exact(rbm)
         t_exact = time.perf_counter() - t
@@ -259,7 +273,7 @@ def run(args, X_train, X_test, partial=None):
                   f"train {point['train']:.2f} nats (AIS {point['ais_s']:.0f} s)", flush=True)
 
         rbm, t_fit = train(k, persistent, X_train, args, args.n_components,
-                           after if args.curve else None)
+                           after if args.curve else None, X_grey)
         res = evaluate(rbm, X_train, X_test, args, args.seed + 1 + i)
         if args.curve:
             res["curve"] = [*curve, {"epoch": args.epochs, "k": rbm.k, **res}]
@@ -317,6 +331,11 @@ def main(argv=None):
                              "(0: skip; 20 costs about a minute of enumeration)")
     parser.add_argument("--binarize", choices=["stochastic", "threshold"], default="stochastic")
     parser.add_argument("--binarize-seed", type=int, default=0)
+    parser.add_argument("--train-data", choices=["fixed", "resample", "intensities"], default="fixed",
+                        help="what the RBMs train on: the fixed binarised images (default), a "
+                             "fresh stochastic binarisation every epoch, or the grey levels as "
+                             "probabilities; the log-probabilities are always those of the fixed "
+                             "binarised images")
     parser.add_argument("--k-ramp", action="store_true",
                         help="CD-k models (k > 1) raise k linearly from 1 to k over the epochs, "
                              "as the paper's CD-T models raised T gradually")
@@ -347,6 +366,7 @@ def main(argv=None):
     stem = "ais_loglik" + ("_validate" if args.validate else "") + ("_quick" if args.quick else "")
     out = Path(args.out) if args.out else REPO_ROOT / "benchmarks" / "results" / f"{stem}.json"
 
+    out.parent.mkdir(parents=True, exist_ok=True)  # the first finished model is saved at once
     partial = out.with_name(out.stem + ".partial.json")
     mnist = load_mnist(args.data_home, download=False)
     X_all = binarize(mnist.data, args.binarize, args.binarize_seed)
@@ -354,8 +374,10 @@ def main(argv=None):
         # The same binarised images as a test run trains on; the last 10,000
         # are held out and play the test set's part.
         X_train, X_test = X_all[:-10000][: args.n_train], X_all[-10000:][: args.n_test]
+        X_grey = mnist.data[:-10000][: args.n_train]
     else:
         X_train = X_all[: args.n_train]
+        X_grey = mnist.data[: args.n_train]
         X_test = binarize(mnist.data_test[: args.n_test], args.binarize, args.binarize_seed + 1)
     split = "validation (last 10,000 training images)" if args.validate else "test"
     print(f"MNIST binarised ({args.binarize}): train {X_train.shape}, {split} {X_test.shape}, "
@@ -365,9 +387,9 @@ def main(argv=None):
     t0 = time.perf_counter()
     if args.threads is not None:
         with threadpoolctl.threadpool_limits(limits=args.threads):
-            results = run(args, X_train, X_test, partial)
+            results = run(args, X_train, X_test, partial, X_grey)
     else:
-        results = run(args, X_train, X_test, partial)
+        results = run(args, X_train, X_test, partial, X_grey)
     total = time.perf_counter() - t0
     info["loadavg_after"] = loadavg()
     info["threadpools_after"] = machine_info()["threadpools"]
