@@ -19,7 +19,12 @@ Data: the images are binarised *stochastically*, once, with a fixed seed
 (``--binarize-seed``): pixel ``i`` is on with probability ``intensity / 255``,
 as in Salakhutdinov & Murray (2008) (the data set of Murray & Salakhutdinov
 2009).  ``--binarize threshold`` thresholds at 0.5 instead (easier data: the
-figures are then not comparable with the paper's).
+figures are then not comparable with the paper's).  ``--train-data`` says
+what the RBMs train on: those fixed binary images (``fixed``, the default), a
+fresh stochastic binarisation of the grey levels every epoch (``resample``:
+the model cannot learn one draw's noise), or the grey levels themselves as
+probabilities (``intensities``, as Hinton's rbm.m does).  The log-probabilities
+are always those of the fixed binarised images.
 
 Reference figures (Salakhutdinov & Murray 2008, Table 2, MNIST, average
 log-probability in nats, AIS with 100 runs; quoted from memory of the paper,
