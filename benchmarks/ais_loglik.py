@@ -424,7 +424,6 @@ def main(argv=None):
         "results": results,
         "total_s": total,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
     partial.unlink(missing_ok=True)
     print(f"wrote {out}")
