@@ -97,6 +97,21 @@ def test_overrides_change_the_configuration():
         plan_study("mnist", overrides={"seed": 3})
 
 
+def test_label_overrides_of_one_init():
+    preset = {**TINY, "label_overrides": {
+        "60": {"max_iter": 5, "inits": {"normal": {"learning_rate_init": 0.003}}}}}
+    runs = plan_study(preset)
+    lr = {(r.init, r.labels): r.config["classifier"]["learning_rate_init"] for r in runs}
+    n_iter = {(r.init, r.labels): r.config["classifier"]["max_iter"] for r in runs}
+    assert lr == {("dbn", 60): 0.1, ("normal", 60): 0.003, ("dbn", 300): 0.1,
+                  ("normal", 300): 0.1}
+    assert n_iter == {("dbn", 60): 5, ("normal", 60): 5, ("dbn", 300): 2, ("normal", 300): 2}
+    assert preset["label_overrides"]["60"]["inits"]  # the preset itself is not changed
+    bad = {**TINY, "label_overrides": {"60": {"inits": {"glorot": {"alpha": 0.1}}}}}
+    with pytest.raises(ValueError, match=r"names inits \['glorot'\]"):
+        plan_study(bad)
+
+
 def test_records_have_the_documented_fields(tiny_study):
     out, records = tiny_study
     assert len(records) == N_RUNS
