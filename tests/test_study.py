@@ -264,6 +264,22 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_start_removes_only_old_temporary_files(tmp_path):
+    """A killed writer's leftovers go; a live writer's file (another study
+    writing to the same folder) stays."""
+    import os
+
+    old, fresh = tmp_path / ".a.json.1.tmp", tmp_path / ".b.json.2.tmp"
+    for f in (old, fresh):
+        f.write_bytes(b"{")
+    past = old.stat().st_mtime - study._STALE_AFTER - 1
+    os.utime(old, (past, past))
+    run_study(TINY, tmp_path, seeds=[0], inits=["normal"],
+              overrides={"depths": [1], "labels": [60]}, report=False, verbose=False)
+    assert not old.exists() and fresh.exists()
+    assert len(list(tmp_path.glob("*.json"))) == 1
+
+
 _CURVES = ("loss_curve", "gradient_norms", "validation_scores")
 
 
