@@ -52,7 +52,7 @@ from .report import _error, _groups, _mean_sd, _pct
 try:
     import matplotlib
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 except ImportError as exc:
     raise ImportError(
         "dbn.plotting needs matplotlib, which is an optional dependency of dbn: "
@@ -113,6 +113,25 @@ def _integer_epochs(ax):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _plain_tick(value, _position=None):
+    """A log axis's tick as a plain number ("20", "0.5"), not "2 x 10^1"."""
+    return f"{value:g}"
+
+
+def _plain_minor_tick(value, _position=None):
+    """Minor ticks of a log axis: labelled at 2 and 5 times a power of ten only."""
+    if value <= 0:
+        return ""
+    mantissa = value / 10.0 ** math.floor(math.log10(value))
+    return f"{value:g}" if any(abs(mantissa - m) < 1e-6 for m in (2.0, 5.0)) else ""
+
+
+def _plain_log_axis(axis):
+    """Plain numbers on a logarithmic axis (errors in percent read as such)."""
+    axis.set_major_formatter(FuncFormatter(_plain_tick))
+    axis.set_minor_formatter(FuncFormatter(_plain_minor_tick))
+
+
 def _log_if_wide(ax, values=None, ratio=10.0):
     """A logarithmic y axis when ``values`` (default: the lines drawn) span more than ``ratio``."""
     if values is None:
@@ -121,6 +140,7 @@ def _log_if_wide(ax, values=None, ratio=10.0):
     values = values[np.isfinite(values)]
     if values.size and values.min() > 0 and values.max() > ratio * values.min():
         ax.set_yscale("log")
+        _plain_log_axis(ax.yaxis)
 
 
 def _named(models, label):
@@ -1013,6 +1033,7 @@ def plot_study_label_curve(records, *, ax=None):
                         color=colors[init], label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_log_axis(ax.yaxis)
     ax.set_xlabel("labelled training images")
     ax.set_ylabel(_error_label(records))
     ax.set_title(f"{_title(records)}: error by label count (mean ± sd over seeds)")

@@ -424,6 +424,12 @@ def test_study_label_curve_errorbars(records):
     np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), [
         np.mean(_errors_pct(records, init="dbn", depth=1, labels=n)) for n in (100, 1000)])
     assert ax.get_xscale() == "log"
+    # Errors in percent read as plain numbers on the log axis, not "2 x 10^1".
+    assert ax.get_yscale() == "log"
+    labels = {t.get_text() for t in ax.yaxis.get_ticklabels(which="both")} - {""}
+    assert labels and all("10^" not in t and "times" not in t for t in labels)
+    assert P._plain_tick(20.0) == "20" and P._plain_tick(0.5) == "0.5"
+    assert [P._plain_minor_tick(v) for v in (2.0, 3.0, 50.0, 0.6)] == ["2", "", "50", ""]
 
 
 def test_study_gradient_norms_mean_over_seeds(records):
