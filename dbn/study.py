@@ -279,13 +279,16 @@ PRESETS = {
             "dbn": {},
             # Srivastava et al. (2014), section 6.1.1 and appendix B.1:
             # p = 0.5 hidden, 0.8 input retention, max-norm c in [3, 4].
-            "dbn-dropout": {"init": "dbn", "dropout": 0.5, "input_dropout": 0.2},
+            # Dropout at a constant rate until its schedule is chosen: the
+            # DBN's decay would stop it long before it converges.
+            "dbn-dropout": {"init": "dbn", "dropout": 0.5, "input_dropout": 0.2,
+                            **_CONSTANT_RATE},
             "he-relu-dropout": {"init": "he", "activation": "relu", "dropout": 0.5,
                                 "input_dropout": 0.2, "max_norm": 3.5,
-                                "learning_rate_init": 0.05},
+                                "learning_rate_init": 0.05, **_CONSTANT_RATE},
             "glorot-relu-dropout": {"init": "glorot", "activation": "relu", "dropout": 0.5,
                                     "input_dropout": 0.2, "max_norm": 3.5,
-                                    "learning_rate_init": 0.05},
+                                    "learning_rate_init": 0.05, **_CONSTANT_RATE},
         },
         "pretraining": dict(_MNIST_PRETRAINING),
         "finetuning": dict(_MNIST_FINETUNING),
