@@ -163,7 +163,11 @@ _GLOROT = {"learning_rate_init": 0.03, **_CONSTANT_RATE}
 #: ``label_overrides``: label count -> fine-tuning settings for that count;
 #: its ``"inits"`` (init name -> settings) apply to one init only, last.
 #: ``threads``: BLAS threads of each run (absent or None: the default, all
-#: cores); not part of a run's configuration, since it changes only the time.
+#: cores); not part of a run's configuration, so that runs at other thread
+#: counts count as the same run.  It changes the time, and also the last bits
+#: of large products (OpenBLAS blocks them by thread count), which training
+#: amplifies into another sample of the same seed (README, Reproducibility);
+#: each record keeps it as ``blas_threads``.
 PRESETS = {
     "digits": {
         "description": "scikit-learn's digits, 64-256-256-10: DBN vs random init "
