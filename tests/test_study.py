@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import shutil
 import sys
 
@@ -267,8 +268,6 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
 def test_start_removes_only_old_temporary_files(tmp_path):
     """A killed writer's leftovers go; a live writer's file (another study
     writing to the same folder) stays."""
-    import os
-
     old, fresh = tmp_path / ".a.json.1.tmp", tmp_path / ".b.json.2.tmp"
     for f in (old, fresh):
         f.write_bytes(b"{")
