@@ -158,7 +158,7 @@ def train(k, persistent, X, args, n_components, after_epoch=None, X_grey=None):
         weight_decay=args.weight_decay, random_state=args.seed, verbose=args.verbose,
     )
     seconds = 0.0
-    if ((args.k_ramp and k > 1) or after_epoch is not None or bool(args.lr_final)
+    if ((args.k_ramp and k > 1) or after_epoch is not None or args.lr_final
             or args.train_data != "fixed"):
         # One epoch at a time: the paper's CD-T models had T raised gradually
         # during learning (k from 1 to the model's k), the learning rate may

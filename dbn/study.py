@@ -129,7 +129,7 @@ _MNIST_PRETRAINING = {
 # stuck at ln 10 from epoch 2; scikit-learn's MLPClassifier does the same).
 # Glorot's init gets its own learning rate, chosen the same way among 0.01,
 # 0.03 and 0.1 at a constant rate (validation error after 100 epochs: 2.66%,
-# 2.33%, 89%): 0.03, at a constant rate (3.20% with the DBN's decay) (_GLOROT).
+# 2.33%, 89%): 0.03, kept constant (3.20% with the DBN's decay): _GLOROT.
 _MNIST_FINETUNING = {
     "activation": "logistic",
     "batch_size": 100,
