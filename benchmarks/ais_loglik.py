@@ -90,6 +90,7 @@ import threadpoolctl  # noqa: E402
 from _common import default_data_home, describe_machine, loadavg, machine_info  # noqa: E402
 
 from dbn import BernoulliRBM, ais  # noqa: E402
+from dbn._io import write_atomic  # noqa: E402
 from dbn.datasets import load_mnist  # noqa: E402
 
 #: name -> (k, persistent, paper's label)
@@ -224,9 +225,8 @@ def _load_partial(path, args):
 
 
 def _save_partial(path, args, results):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"settings": _settings(args), "results": results}, indent=2) + "\n")
-    tmp.replace(path)  # atomic
+    data = (json.dumps({"settings": _settings(args), "results": results}, indent=2) + "\n").encode()
+    write_atomic(path, lambda f: f.write(data))
 
 
 def run(args, X_train, X_test, partial=None, X_grey=None):

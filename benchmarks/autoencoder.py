@@ -67,6 +67,7 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 from dbn import DBN, DBNAutoencoder  # noqa: E402
+from dbn._io import write_atomic  # noqa: E402
 from dbn.datasets import load_mnist  # noqa: E402
 
 HIDDEN = (1000, 500, 250, 30)
@@ -167,11 +168,9 @@ def fine_tune(name, init, X, args):
             ae.fit(X)
         seconds += time.perf_counter() - t
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump({"settings": settings, "model": ae, "seconds": seconds}, f,
-                        protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)  # atomic
+        data = pickle.dumps({"settings": settings, "model": ae, "seconds": seconds},
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        write_atomic(path, lambda f, data=data: f.write(data))
     return ae, seconds
 
 

@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
 from . import _rbm_kernels as K
 from . import _rbm_variant_kernels as VK
 from ._blas import BLAS_KIND
+from ._io import write_atomic
 from ._persistence import PickleStampMixin
 from ._rng import new_state
 from .exceptions import DivergenceError, check_finite_output
@@ -322,11 +323,9 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def _save_checkpoint(self, i, rbm, n_features):
         os.makedirs(self.checkpoint_dir, exist_ok=True)
         path = self._checkpoint_path(i)
-        tmp = path + ".tmp"
-        with open(tmp, "wb") as f:
-            pickle.dump({"rbm": rbm, "params": rbm.get_params(), "n_features": n_features,
-                         "n_samples": self._n_samples}, f)
-        os.replace(tmp, path)  # atomic: a crash never leaves half a layer
+        saved = {"rbm": rbm, "params": rbm.get_params(), "n_features": n_features,
+                 "n_samples": self._n_samples}
+        write_atomic(path, lambda f: pickle.dump(saved, f))  # a crash never leaves half a layer
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

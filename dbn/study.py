@@ -64,6 +64,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import write_atomic
+
 __all__ = [
     "DATASETS",
     "PRESETS",
@@ -850,24 +852,9 @@ def _dask_as_completed(calls, client):
 _STALE_AFTER = 600.0
 
 
-def _write_atomic(path, write):
-    """Write through a temporary file in the same folder, then os.replace."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _write_record(out, record):
     data = json.dumps(record, indent=1, allow_nan=False).encode()
-    _write_atomic(Path(out) / f"{record['key']}.json", lambda f: f.write(data))
+    write_atomic(Path(out) / f"{record['key']}.json", lambda f: f.write(data))
 
 
 def _read_record(path):
@@ -954,7 +941,7 @@ def _load_stack(path, config):
 
 def _save_stack(path, config, stack):
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, lambda f: pickle.dump({"config": config, "stack": stack}, f,
+    write_atomic(path, lambda f: pickle.dump({"config": config, "stack": stack}, f,
                                               protocol=pickle.HIGHEST_PROTOCOL))
 
 

@@ -12,6 +12,7 @@ import pytest
 from dbn import DBN, study
 from dbn import _network as engine
 from dbn.__main__ import main
+from dbn._io import write_atomic
 from dbn.report import PUBLISHED, write_report
 from dbn.study import PRESETS, comparable_record, load_records, plan_study, run_study
 
@@ -261,7 +262,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError):
-        study._write_atomic(tmp_path / "run.json", write)
+        write_atomic(tmp_path / "run.json", write)
     assert list(tmp_path.iterdir()) == []
 
 
