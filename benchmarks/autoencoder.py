@@ -48,6 +48,7 @@ time from this run's per-epoch costs.
 """
 
 import argparse
+import functools
 import json
 import os
 import pickle
@@ -168,9 +169,8 @@ def fine_tune(name, init, X, args):
             ae.fit(X)
         seconds += time.perf_counter() - t
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = pickle.dumps({"settings": settings, "model": ae, "seconds": seconds},
-                            protocol=pickle.HIGHEST_PROTOCOL)
-        write_atomic(path, lambda f, data=data: f.write(data))
+        saved = {"settings": settings, "model": ae, "seconds": seconds}
+        write_atomic(path, functools.partial(pickle.dump, saved, protocol=pickle.HIGHEST_PROTOCOL))
     return ae, seconds
 
 

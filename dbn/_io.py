@@ -7,7 +7,12 @@ whole new one.
 """
 
 import os
+import time
 from pathlib import Path
+
+#: Seconds after which a temporary file is taken for a killed writer's: a
+#: record is written in milliseconds, a stack or a layer in seconds.
+STALE_AFTER = 600.0
 
 
 def write_atomic(path, write):
@@ -27,7 +32,7 @@ def write_atomic(path, write):
     file system, so :func:`os.replace` is atomic; the pid keeps two
     processes writing the same file apart).  It is flushed to disk before
     the rename and removed if ``write`` raises.  A writer killed between
-    the two leaves it behind; :func:`dbn.study.run_study` removes such
+    the two leaves it behind; :func:`remove_stale_temporaries` removes such
     leftovers once they are old.
     """
     path = Path(path)
@@ -41,3 +46,18 @@ def write_atomic(path, write):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale_temporaries(folder, older_than=STALE_AFTER):
+    """Remove the temporary files that killed writers left in a folder.
+
+    Only those older than ``older_than`` seconds: another process writing
+    to the same folder may be mid-write.  A missing folder is no error.
+    """
+    now = time.time()
+    for tmp in Path(folder).glob(".*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+        except FileNotFoundError:  # renamed or removed meanwhile
+            pass

@@ -31,7 +31,7 @@ from sklearn.utils.validation import (
 from . import _rbm_kernels as K
 from . import _rbm_variant_kernels as VK
 from ._blas import BLAS_KIND
-from ._io import write_atomic
+from ._io import remove_stale_temporaries, write_atomic
 from ._persistence import PickleStampMixin
 from ._rng import new_state
 from .exceptions import DivergenceError, check_finite_output
@@ -366,6 +366,8 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         # of layer `base_level - 1`), each mini-batch going up through the
         # layers between inside the CD kernel.
         base, base_level = X, 0
+        if self.checkpoint_dir:
+            remove_stale_temporaries(self.checkpoint_dir)  # of a killed earlier fit
         for i, rbm in enumerate(rbms):
             t0 = time.perf_counter()
             if i > 0 and self._store_input(X.shape[0], self.rbms_[-1].n_components):

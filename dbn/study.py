@@ -64,7 +64,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import write_atomic
+from ._io import remove_stale_temporaries, write_atomic
 
 __all__ = [
     "DATASETS",
@@ -860,11 +860,6 @@ def _dask_as_completed(calls, client):
 # --------------------------------------------------------------------------- #
 # Records and the pretrained stacks on disk
 # --------------------------------------------------------------------------- #
-# Seconds after which a temporary file is taken for a killed writer's: a
-# record is written in milliseconds, a stack in seconds.
-_STALE_AFTER = 600.0
-
-
 def _write_record(out, record):
     data = json.dumps(record, indent=1, allow_nan=False).encode()
     write_atomic(Path(out) / f"{record['key']}.json", lambda f: f.write(data))
@@ -1137,15 +1132,9 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
     stack_dir = Path(pretrained_dir) if pretrained_dir is not None else out / "pretrained"
     if not dry_run:
         out.mkdir(parents=True, exist_ok=True)
-        # Left by a killed process between write and rename.  Only old ones:
-        # another study writing to the same folders may be mid-write.
-        now = time.time()
-        for tmp in (*out.glob(".*.tmp"), *stack_dir.glob(".*.tmp")):
-            try:
-                if now - tmp.stat().st_mtime > _STALE_AFTER:
-                    tmp.unlink()
-            except FileNotFoundError:  # renamed or removed meanwhile
-                pass
+        # Left by a killed process between write and rename.
+        remove_stale_temporaries(out)
+        remove_stale_temporaries(stack_dir)
 
     records, todo = {}, []
     for run in runs:

@@ -1,5 +1,7 @@
 """Tests of dbn.stack (the unsupervised DBN)."""
 
+import os
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -55,6 +57,21 @@ def test_first_layer_follows_the_data():
     assert isinstance(forced.rbms_[0], GaussianBernoulliRBM)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         DBN(hidden_layer_sizes=(4,), n_iter=1, first_layer="bernoulli").fit(X)
+
+
+def test_fit_removes_only_old_checkpoint_temporaries(digits01, tmp_path):
+    """A killed fit's half-written layer goes; a live writer's file stays."""
+    from dbn._io import STALE_AFTER
+
+    X, _ = digits01
+    old, fresh = tmp_path / ".layer_0.pkl.1.tmp", tmp_path / ".layer_1.pkl.2.tmp"
+    for f in (old, fresh):
+        f.write_bytes(b"\x80")
+    past = old.stat().st_mtime - STALE_AFTER - 1
+    os.utime(old, (past, past))
+    DBN(hidden_layer_sizes=(8,), n_iter=1, random_state=0, checkpoint_dir=str(tmp_path)).fit(X)
+    assert not old.exists() and fresh.exists()
+    assert (tmp_path / "layer_0.pkl").exists()
 
 
 def test_checkpoints_resume_after_the_last_finished_layer(digits01, tmp_path, capsys):

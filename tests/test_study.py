@@ -12,7 +12,7 @@ import pytest
 from dbn import DBN, study
 from dbn import _network as engine
 from dbn.__main__ import main
-from dbn._io import write_atomic
+from dbn._io import STALE_AFTER, write_atomic
 from dbn.report import PUBLISHED, write_report
 from dbn.study import PRESETS, comparable_record, load_records, plan_study, run_study
 
@@ -272,7 +272,7 @@ def test_start_removes_only_old_temporary_files(tmp_path):
     old, fresh = tmp_path / ".a.json.1.tmp", tmp_path / ".b.json.2.tmp"
     for f in (old, fresh):
         f.write_bytes(b"{")
-    past = old.stat().st_mtime - study._STALE_AFTER - 1
+    past = old.stat().st_mtime - STALE_AFTER - 1
     os.utime(old, (past, past))
     run_study(TINY, tmp_path, seeds=[0], inits=["normal"],
               overrides={"depths": [1], "labels": [60]}, report=False, verbose=False)
