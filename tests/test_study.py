@@ -13,7 +13,7 @@ from dbn import DBN, study
 from dbn import _network as engine
 from dbn.__main__ import main
 from dbn._io import STALE_AFTER, write_atomic
-from dbn.report import PUBLISHED, write_report
+from dbn.report import PUBLISHED, published_comparison, write_report
 from dbn.study import PRESETS, comparable_record, load_records, plan_study, run_study
 
 # A study small enough for a test: 2 depths x 2 label counts x 2 inits x 2
@@ -363,6 +363,25 @@ def test_published_numbers():
     yell = [p for p in PUBLISHED if p["source"] == "yell/boltzmann-machines"]
     assert {(p["labels"], p["test_error"]) for p in yell} >= {(100, 18.3), (100, 23.98)}
     assert all(p["reference"] for p in PUBLISHED)
+
+
+def test_published_rows_take_the_first_preset_with_runs():
+    def rec(preset, error):
+        return {"status": "ok", "test_error": error, "validation_error": None,
+                "config": {"preset": preset, "split": "test", "init": "dbn", "depth": 3,
+                           "labels": 60000}}
+
+    def hinton_row(records):
+        rows = published_comparison(records)
+        return next(r for r in rows if r["source"] == "Hinton & Salakhutdinov 2006"
+                    and r["published"] == "1.20")["ours"]
+
+    modern = [rec("mnist-modern", e) for e in (0.0136, 0.0130)]
+    assert hinton_row(modern) == "dbn: 1.33 ± 0.04 (n=2)"
+    # The same runs in both folders (--reuse) are counted once, the mnist preset's.
+    mnist = [rec("mnist", e) for e in (0.0136, 0.0130, 0.0127)]
+    assert hinton_row(mnist + modern) == "dbn: 1.31 ± 0.05 (n=3)"
+    assert hinton_row([]) == "not run (preset mnist or mnist-modern)"
 
 
 def test_cli_study_help_lists_presets(capsys):
