@@ -35,7 +35,7 @@ floor
     none into the input layer).  No implementation that calls BLAS per batch
     can be faster.
 
-The contenders run alternated (dbn, engine, sklearn, floor, dbn, ...) so that a
+The contenders run alternated (dbn, engine, dropout, sklearn, floor, dbn, ...) so that a
 slow spell of a shared machine hits all alike; medians over ``--repeats`` are
 reported.  Targets (from the issue): dbn <= 1.3x floor and <= 0.5x sklearn;
 and dropout <= 1.1x engine (the products are the same; the draws must not
