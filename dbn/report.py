@@ -98,7 +98,7 @@ PUBLISHED = [
     ],
     {"source": "Srivastava et al. 2014", "reference": _SRIVASTAVA,
      "model": "784-500-500-2000 DBN, dropout fine-tuning", "labels": 60000, "test_error": 0.92,
-     "match": {"preset": "mnist-modern", "init": ["dbn-dropout"]}},
+     "match": {"preset": "mnist-modern", "init": ["dbn-dropout", "dbn-dropout-long"]}},
     {"source": "Srivastava et al. 2014", "reference": _SRIVASTAVA,
      "model": "ReLU net, random init, dropout + max-norm (3 layers of 1024-2048 units: "
               "1.06-1.04)", "labels": 60000, "test_error": 1.05,
