@@ -93,7 +93,7 @@ PUBLISHED = [
                                             (1000, 93.65, 88.71), (100, 81.70, 76.02)]
         for what, accuracy, inits in [
             ("784-1024-10, one RBM pretrained, fine-tuned (labels: train + val)", dbn_acc,
-             ["dbn"]),
+             ["dbn", "dbn-dropout"]),
             ("the same MLP from random init (labels: train + val)", random_acc, ["glorot"])]
     ],
     {"source": "Srivastava et al. 2014", "reference": _SRIVASTAVA,

@@ -83,6 +83,23 @@ def test_plan_of_the_presets():
         json.dumps(preset)
 
 
+def test_presets_share_their_common_runs():
+    """mnist-labels' 60,000-label runs are the mnist and mnist-modern runs
+    (--reuse takes them only if their configurations are equal)."""
+    def identity(run):
+        return {k: v for k, v in run.config.items() if k != "preset"}
+
+    labels = {(r.init, r.seed): identity(r) for r in plan_study("mnist-labels")
+              if r.labels == 60000}
+    others = plan_study("mnist") + plan_study("mnist-modern", inits=["dbn-dropout"])
+    for run in others:
+        assert labels[run.init, run.seed] == identity(run)
+    assert {init for init, _ in labels} == {r.init for r in others}
+    # At fewer labels the label count's batch size applies to every init.
+    small = [r for r in plan_study("mnist-labels") if r.labels == 1000 and r.seed == 0]
+    assert {r.config["classifier"]["batch_size"] for r in small} == {20}
+
+
 def test_overrides_change_the_configuration():
     assert study.parse_overrides(["finetuning.max_iter=7", "seeds=1", "data.x=abc"]) == \
         {"finetuning.max_iter": 7, "seeds": 1, "data.x": "abc"}
