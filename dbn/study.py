@@ -267,8 +267,10 @@ PRESETS = {
                  "5.24%, 2.06%; at a constant 0.1 the error swings from epoch to epoch, "
                  "17.8% and 5.9% over the last 10 of 600); at 60,000 mnist-modern's "
                  "dbn-dropout runs. Estimated time "
-                 "on 2 cores: 5 pretrainings of 15 min, 1.5 hours for the 60,000-label runs; "
-                 "much less with a --pretrained-dir and --reuse shared with the mnist preset.",
+                 "on 2 cores: 5 pretrainings of 15 min, 1.5 hours for the 60,000-label runs "
+                 "(2.5 with dbn-dropout's), about half an hour for dbn-dropout's runs on "
+                 "fewer labels; much less with a --pretrained-dir and --reuse shared with the "
+                 "mnist and mnist-modern presets.",
     },
     "mnist-depth": {
         "description": "MNIST, 1 to 5 hidden layers of 500 units (Erhan et al. 2010): DBN vs "
