@@ -86,14 +86,12 @@ def test_plan_of_the_presets():
 def test_presets_share_their_common_runs():
     """mnist-labels' 60,000-label runs are the mnist and mnist-modern runs
     (--reuse takes them only if their configurations are equal)."""
-    def identity(run):
-        return {k: v for k, v in run.config.items() if k != "preset"}
-
-    labels = {(r.init, r.seed): identity(r) for r in plan_study("mnist-labels")
+    identity = study._run_identity
+    labels = {(r.init, r.seed): identity(r.config) for r in plan_study("mnist-labels")
               if r.labels == 60000}
     others = plan_study("mnist") + plan_study("mnist-modern", inits=["dbn-dropout"])
     for run in others:
-        assert labels[run.init, run.seed] == identity(run)
+        assert labels[run.init, run.seed] == identity(run.config)
     assert {init for init, _ in labels} == {r.init for r in others}
     # At fewer labels the label count's batch size applies to every init.
     small = [r for r in plan_study("mnist-labels") if r.labels == 1000 and r.seed == 0]
