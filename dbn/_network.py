@@ -606,7 +606,10 @@ class SGDSchedule:
 
     Momentum ramps linearly from ``momentum_init`` to ``momentum`` over the
     first ``momentum_ramp_epochs`` epochs (Hinton et al. 2012, appendix A:
-    0.5 to 0.99 over 500 epochs), and is ``momentum`` after.
+    0.5 to 0.99 over 500 epochs), and is ``momentum`` after.  With
+    ``scale_rate_by_momentum`` the step of an epoch is the learning rate times
+    ``1 - momentum`` (their update ``dw = p dw - (1 - p) eps grad``): the
+    rate of the steady state, ``eps``, stays the same while ``p`` ramps.
 
     Parameters
     ----------
@@ -619,6 +622,8 @@ class SGDSchedule:
     momentum_init : float or None, default=None
         Start of the ramp (None: no ramp).
     momentum_ramp_epochs : int, default=0
+    scale_rate_by_momentum : bool, default=False
+        Multiply each epoch's learning rate by ``1 - momentum`` of that epoch.
 
     Attributes
     ----------
@@ -629,7 +634,8 @@ class SGDSchedule:
     KINDS = ("constant", "invscaling", "adaptive", "exponential")
 
     def __init__(self, learning_rate="constant", learning_rate_init=0.1, *, power_t=0.5,
-                 decay=1.0, momentum=0.9, momentum_init=None, momentum_ramp_epochs=0):
+                 decay=1.0, momentum=0.9, momentum_init=None, momentum_ramp_epochs=0,
+                 scale_rate_by_momentum=False):
         if learning_rate not in self.KINDS:
             raise ValueError(f"learning_rate must be one of {self.KINDS}, got {learning_rate!r}")
         self.learning_rate = learning_rate
@@ -639,6 +645,7 @@ class SGDSchedule:
         self.momentum = float(momentum)
         self.momentum_init = momentum_init
         self.momentum_ramp_epochs = int(momentum_ramp_epochs)
+        self.scale_rate_by_momentum = bool(scale_rate_by_momentum)
         self.learning_rate_ = self.learning_rate_init
 
     def momentum_at(self, epoch):
@@ -647,6 +654,16 @@ class SGDSchedule:
             return self.momentum
         frac = epoch / self.momentum_ramp_epochs
         return (1.0 - frac) * float(self.momentum_init) + frac * self.momentum
+
+    def step_at(self, epoch):
+        """Learning rate of the updates of epoch ``epoch`` (0-based).
+
+        ``learning_rate_``, times ``1 - momentum_at(epoch)`` with
+        ``scale_rate_by_momentum``.
+        """
+        if self.scale_rate_by_momentum:
+            return self.learning_rate_ * (1.0 - self.momentum_at(epoch))
+        return self.learning_rate_
 
     def iteration_ends(self, time_step, epoch):
         """Update the learning rate after an epoch.
@@ -776,7 +793,7 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
     time_step = 0
     for epoch in range(max_iter):
         order = rng.permutation(rows) if shuffle else rows
-        lr = schedule.learning_rate_
+        lr = schedule.step_at(epoch)
         momentum = schedule.momentum_at(epoch)
         res = trainer.epoch(params, X, Y, order, learning_rate=lr, momentum=momentum,
                             n_track_batches=n_track_batches,

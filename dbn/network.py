@@ -229,6 +229,9 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
         "power_t": [Interval(numbers.Real, 0, None, closed="left")],
         "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
         "nesterovs_momentum": ["boolean"],
+        "momentum_init": [Interval(numbers.Real, 0, 1, closed="both"), None],
+        "momentum_ramp_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "scale_rate_by_momentum": ["boolean"],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "input_dropout": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -328,6 +331,28 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
         return params, dbn
 
     # ------------------------------------------------------------------ #
+    def _check_momentum_ramp(self):
+        # Before pretraining, which may take long.
+        if self.momentum_init is not None and self.momentum_ramp_epochs < 1:
+            raise ValueError(f"momentum_init={self.momentum_init} needs momentum_ramp_epochs >= 1 "
+                             f"(the epochs over which the momentum rises to momentum="
+                             f"{self.momentum}); got {self.momentum_ramp_epochs}.")
+
+    def _momentum_ramp(self):
+        """The ramp's arguments of SGDSchedule for the epochs after ``n_iter_``.
+
+        A fit that continues (``warm_start``, ``partial_fit``) resumes the
+        ramp where the last one left it: the ramp is linear, so starting it
+        at the momentum of epoch ``n_iter_`` with the epochs left is the same
+        ramp.
+        """
+        if self.momentum_init is None:
+            return {}
+        done = min(self.n_iter_, self.momentum_ramp_epochs)
+        frac = done / self.momentum_ramp_epochs
+        start = (1.0 - frac) * float(self.momentum_init) + frac * float(self.momentum)
+        return {"momentum_init": start, "momentum_ramp_epochs": self.momentum_ramp_epochs - done}
+
     def _fit(self, X, Y, labelled, incremental=False):
         """Pretrain (if asked) and fine-tune on validated float32 X and Y.
 
@@ -335,6 +360,7 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
         take part in pretraining, only labelled ones in fine-tuning.
         """
         self._validate_init()
+        self._check_momentum_ramp()
         rng = check_random_state(self.random_state)
         seeds = dict(zip(_STREAMS, rng.randint(0, 2**31 - 1, size=len(_STREAMS))))
         sizes = self._hidden_sizes()
@@ -381,6 +407,8 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
         schedule = engine.SGDSchedule(
             self.learning_rate, self.learning_rate_init, power_t=self.power_t,
             decay=self.learning_rate_decay, momentum=self.momentum,
+            scale_rate_by_momentum=self.scale_rate_by_momentum,
+            **self._momentum_ramp(),
         )
         score = None
         if val_rows is not None:
@@ -453,6 +481,21 @@ _COMMON_DOC = """
         Momentum of the SGD updates.
     nesterovs_momentum : bool, default=True
         Nesterov's momentum, as scikit-learn's MLP.
+    momentum_init : float or None, default=None
+        Start of a momentum ramp: the momentum rises linearly from
+        ``momentum_init`` to ``momentum`` over the first
+        ``momentum_ramp_epochs`` fine-tuning epochs (Hinton et al. 2012,
+        appendix A: 0.5 to 0.99 over 500 epochs).  None: ``momentum``
+        throughout.  Epochs count across ``warm_start`` and ``partial_fit``
+        calls (``n_iter_``).
+    momentum_ramp_epochs : int, default=0
+        Length of the ramp; at least 1 when ``momentum_init`` is given.
+    scale_rate_by_momentum : bool, default=False
+        Multiply each epoch's learning rate by ``1 - momentum`` (Hinton et
+        al. 2012: ``dw = p dw - (1 - p) eps grad``), so that the step of the
+        steady state, ``learning_rate / (1 - momentum)`` otherwise, is the
+        learning rate whatever the momentum.  With a ramp up to 0.99 it keeps
+        the late steps from growing a hundredfold.
     alpha : float, default=1e-4
         L2 penalty, with scikit-learn MLP's meaning (``0.5 * alpha *
         ||W||^2 / batch_size`` added to the mean batch loss).
@@ -619,6 +662,9 @@ class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
         power_t=0.5,
         momentum=0.9,
         nesterovs_momentum=True,
+        momentum_init=None,
+        momentum_ramp_epochs=0,
+        scale_rate_by_momentum=False,
         alpha=1e-4,
         dropout=0.0,
         input_dropout=0.0,
@@ -650,6 +696,9 @@ class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
         self.power_t = power_t
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum
+        self.momentum_init = momentum_init
+        self.momentum_ramp_epochs = momentum_ramp_epochs
+        self.scale_rate_by_momentum = scale_rate_by_momentum
         self.alpha = alpha
         self.dropout = dropout
         self.input_dropout = input_dropout

@@ -222,6 +222,37 @@ def test_output_only_epochs_keep_the_pretrained_features_and_count_over_warm_sta
     assert clf.n_iter_ == 4
 
 
+def test_momentum_ramp_scales_the_rate_and_continues_over_warm_starts(small, monkeypatch):
+    import dbn._network as engine
+
+    seen, train = [], engine.train
+
+    def spy(*args, **kwargs):
+        result = train(*args, **kwargs)
+        seen.extend(m for pair in zip(result.momenta, result.learning_rates) for m in pair)
+        return result
+
+    monkeypatch.setattr(engine, "train", spy)
+    X, y = small
+    ramp = dict(learning_rate_init=0.1, momentum=0.9, momentum_init=0.5, momentum_ramp_epochs=4,
+                scale_rate_by_momentum=True, random_state=0)
+    DBNClassifier(**{**FAST, "max_iter": 6}, **ramp).fit(X, y)
+    once, seen[:] = list(seen), []
+    momenta = [0.5, 0.6, 0.7, 0.8, 0.9, 0.9]
+    assert once == pytest.approx([v for m in momenta for v in (m, 0.1 * (1 - m))])
+    clf = DBNClassifier(**{**FAST, "max_iter": 2}, warm_start=True, **ramp).fit(X, y)
+    clf.set_params(max_iter=4).fit(X, y)
+    assert seen == pytest.approx(once) and clf.n_iter_ == 6
+
+
+def test_momentum_init_without_ramp_epochs_is_refused_before_pretraining(small):
+    X, y = small
+    clf = DBNClassifier(**FAST, momentum_init=0.5)
+    with pytest.raises(ValueError, match="momentum_init=0.5 needs momentum_ramp_epochs >= 1"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "dbn_")
+
+
 def test_divergence_keeps_last_finite_weights(small):
     X, y = small
     # The squared error of a linear output is unbounded: a huge learning rate

@@ -468,6 +468,30 @@ def test_schedules():
     assert net.SGDSchedule("constant").trigger_stopping()
     s = net.SGDSchedule(momentum=0.99, momentum_init=0.5, momentum_ramp_epochs=4)
     assert [s.momentum_at(e) for e in (0, 2, 4, 9)] == pytest.approx([0.5, 0.745, 0.99, 0.99])
+    assert [s.step_at(e) for e in (0, 4)] == [0.1, 0.1]
+    # Hinton et al. (2012): the step is (1 - p) eps, so 2 (1 - p) here.
+    s = net.SGDSchedule(learning_rate_init=2.0, momentum=0.99, momentum_init=0.5,
+                        momentum_ramp_epochs=4, scale_rate_by_momentum=True)
+    assert [s.step_at(e) for e in (0, 2, 4, 9)] == pytest.approx([1.0, 0.51, 0.02, 0.02])
+
+
+def _train_schedule(schedule):
+    params, layout = _params(seed=5)
+    trainer = net.SGDTrainer(layout, batch_size=7, alpha=1e-3)
+    result = net.train(params, trainer, X, TARGETS["softmax"], schedule=schedule, max_iter=3,
+                       random_state=1, tol=-np.inf)
+    return params, result
+
+
+def test_rate_scaled_by_momentum_trains_at_rate_times_one_minus_momentum():
+    # At momentum 0.5 the scaled rate 0.2 * (1 - 0.5) is exactly 0.1.
+    p0, r0 = _train_schedule(net.SGDSchedule(learning_rate_init=0.2, momentum=0.5,
+                                             scale_rate_by_momentum=True))
+    p1, r1 = _train_schedule(net.SGDSchedule(learning_rate_init=0.1, momentum=0.5))
+    p2, _ = _train_schedule(net.SGDSchedule(learning_rate_init=0.2, momentum=0.5))
+    np.testing.assert_array_equal(p0, p1)
+    assert r0.learning_rates == r1.learning_rates == [0.1, 0.1, 0.1]
+    assert not np.array_equal(p0, p2)
 
 
 def test_train_stops_and_restores_best_validation_params():
