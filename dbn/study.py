@@ -324,6 +324,10 @@ PRESETS = {
             #   at the end), 1.16%; at 0.2 * 0.993 ** epoch, which freezes by
             #   epoch 430, 1.23%.  Three times the epochs and the sum of rates
             #   of dbn-dropout: about an hour of fine-tuning a seed here.
+            #   Hinton et al.'s (2012) momentum ramp, 0.5 to 0.99 over 300
+            #   epochs with steps scaled by 1 - momentum, at the same
+            #   steady-state rates: 1.148% (last 10 epochs; 1.160% without);
+            #   at their rate 1.0 * 0.998 ** epoch: 1.227%.  Not adopted.
             # - he-relu-dropout: 0.01 (1.62%; 0.02: 1.63%, 0.05: 2.25%,
             #   0.1: 22%, 0.2: chance), constant, 100 epochs.
             # - glorot-relu-dropout: He's rate, not chosen separately.
@@ -345,7 +349,9 @@ PRESETS = {
                  "(validation 1.16%; 1.25-1.28% for every 200-epoch schedule tried), about an "
                  "hour of fine-tuning a seed; the ReLU nets at 0.01 for 100 epochs (He: 1.62%; "
                  "unstable from 0.05 up). Srivastava et al. trained for thousands of epochs with a "
-                 "momentum ramp; dbn-dropout's budget is the mnist preset's order. Time on 2 quiet "
+                 "momentum ramp (their ramp to 0.99 with steps scaled by 1 - momentum, tried "
+                 "at 600 epochs: 1.15% at dbn-dropout-long's rates, 1.23% at their rate 1.0; "
+                 "not adopted); dbn-dropout's budget is the mnist preset's order. Time on 2 quiet "
                  "cores, measured end to end for one DBN-with-dropout seed: pretraining "
                  "428 s, fine-tuning 1,163 s (26.6 min); about 2.5 hours in all (3 "
                  "pretrainings shared with the mnist preset through --pretrained-dir, 3 "
