@@ -349,9 +349,10 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
         if self.momentum_init is None:
             return {}
         done = min(self.n_iter_, self.momentum_ramp_epochs)
-        frac = done / self.momentum_ramp_epochs
-        start = (1.0 - frac) * float(self.momentum_init) + frac * float(self.momentum)
-        return {"momentum_init": start, "momentum_ramp_epochs": self.momentum_ramp_epochs - done}
+        ramp = engine.SGDSchedule(momentum=self.momentum, momentum_init=self.momentum_init,
+                                  momentum_ramp_epochs=self.momentum_ramp_epochs)
+        return {"momentum_init": ramp.momentum_at(done),
+                "momentum_ramp_epochs": self.momentum_ramp_epochs - done}
 
     def _fit(self, X, Y, labelled, incremental=False):
         """Pretrain (if asked) and fine-tune on validated float32 X and Y.
