@@ -730,7 +730,7 @@ class TrainResult:
 
 def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=None, rows=None,
           shuffle=True, tol=1e-4, n_iter_no_change=10, score=None, callback=None,
-          n_track_batches=-1, n_iter_output_only=0):
+          n_track_batches=-1, n_iter_output_only=0, first_epoch=0, time_step=0):
     """Train ``params`` in place for up to ``max_iter`` epochs.
 
     The loop of scikit-learn's ``_fit_stochastic``: each epoch draws a
@@ -774,6 +774,11 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
     n_iter_output_only : int, default=0
         The first ``n_iter_output_only`` epochs train the output layer alone
         (``output_only`` of :meth:`SGDTrainer.epoch`).
+    first_epoch, time_step : int, default=0
+        Epochs and samples done by earlier calls that this one continues (a
+        warm start): the schedule's learning rate and momentum go on from
+        there instead of starting over.  ``epoch`` of ``callback`` still
+        counts from 0.
 
     Returns
     -------
@@ -790,11 +795,12 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
     norms = []
     best_params = None
     no_improvement = 0
-    time_step = 0
+    if first_epoch > 0:
+        schedule.iteration_ends(time_step, first_epoch)  # the rate after the epochs done
     for epoch in range(max_iter):
         order = rng.permutation(rows) if shuffle else rows
-        lr = schedule.step_at(epoch)
-        momentum = schedule.momentum_at(epoch)
+        lr = schedule.step_at(first_epoch + epoch)
+        momentum = schedule.momentum_at(first_epoch + epoch)
         res = trainer.epoch(params, X, Y, order, learning_rate=lr, momentum=momentum,
                             n_track_batches=n_track_batches,
                             output_only=epoch < n_iter_output_only)
@@ -820,7 +826,7 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
         else:
             no_improvement = no_improvement + 1 if res.loss > result.best_loss - tol else 0
         result.best_loss = min(result.best_loss, res.loss)
-        schedule.iteration_ends(time_step, epoch + 1)
+        schedule.iteration_ends(time_step, first_epoch + epoch + 1)
         if callback is not None and callback(epoch, params, res, s):
             result.stopped = "callback"
             break

@@ -148,7 +148,8 @@ class DBNAutoencoder(
         Print one line per epoch of pretraining and fine-tuning, with the
         elapsed time and an estimate of the time left.
     warm_start : bool, default=False
-        Continue fine-tuning from the current weights on the next ``fit``.
+        Continue fine-tuning from the current weights on the next ``fit``;
+        the learning-rate schedule goes on from epoch ``n_iter_``.
 
     Attributes
     ----------

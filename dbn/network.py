@@ -158,6 +158,8 @@ class _FineTuningMixin:
                 random_state=np.random.RandomState(order_seed + self.n_iter_),
                 rows=rows, shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
                 score=score, callback=callback, n_iter_output_only=n_iter_output_only,
+                # A warm start goes on with the schedule (rate, momentum ramp).
+                first_epoch=self.n_iter_, time_step=self.t_,
             )
         except KeyboardInterrupt:
             # As scikit-learn's MLP: stop, keep the epochs completed so far.
@@ -338,22 +340,6 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
                              f"(the epochs over which the momentum rises to momentum="
                              f"{self.momentum}); got {self.momentum_ramp_epochs}.")
 
-    def _momentum_ramp(self):
-        """The ramp's arguments of SGDSchedule for the epochs after ``n_iter_``.
-
-        A fit that continues (``warm_start``, ``partial_fit``) resumes the
-        ramp where the last one left it: the ramp is linear, so starting it
-        at the momentum of epoch ``n_iter_`` with the epochs left is the same
-        ramp.
-        """
-        if self.momentum_init is None:
-            return {}
-        done = min(self.n_iter_, self.momentum_ramp_epochs)
-        ramp = engine.SGDSchedule(momentum=self.momentum, momentum_init=self.momentum_init,
-                                  momentum_ramp_epochs=self.momentum_ramp_epochs)
-        return {"momentum_init": ramp.momentum_at(done),
-                "momentum_ramp_epochs": self.momentum_ramp_epochs - done}
-
     def _fit(self, X, Y, labelled, incremental=False):
         """Pretrain (if asked) and fine-tune on validated float32 X and Y.
 
@@ -403,13 +389,15 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
             nesterov=self.nesterovs_momentum, keep_prob_input=1.0 - self.input_dropout,
             keep_prob_hidden=1.0 - self.dropout,
             max_norm=0.0 if self.max_norm is None else self.max_norm,
-            random_state=np.random.RandomState(seeds["dropout"]),
+            # Offset by the epochs done, as the data order: a warm start draws
+            # new masks instead of replaying the first fit's.
+            random_state=np.random.RandomState(seeds["dropout"] + self.n_iter_),
         )
         schedule = engine.SGDSchedule(
             self.learning_rate, self.learning_rate_init, power_t=self.power_t,
             decay=self.learning_rate_decay, momentum=self.momentum,
+            momentum_init=self.momentum_init, momentum_ramp_epochs=self.momentum_ramp_epochs,
             scale_rate_by_momentum=self.scale_rate_by_momentum,
-            **self._momentum_ramp(),
         )
         score = None
         if val_rows is not None:
@@ -487,8 +475,7 @@ _COMMON_DOC = """
         ``momentum_init`` to ``momentum`` over the first
         ``momentum_ramp_epochs`` fine-tuning epochs (Hinton et al. 2012,
         appendix A: 0.5 to 0.99 over 500 epochs).  None: ``momentum``
-        throughout.  Epochs count across ``warm_start`` and ``partial_fit``
-        calls (``n_iter_``).
+        throughout.  Epochs count across ``warm_start`` fits (``n_iter_``).
     momentum_ramp_epochs : int, default=0
         Length of the ramp; at least 1 when ``momentum_init`` is given.
     scale_rate_by_momentum : bool, default=False
@@ -552,7 +539,12 @@ _COMMON_DOC = """
         elapsed time and an estimate of the time left.
     warm_start : bool, default=False
         Continue fine-tuning from the current weights (no new
-        initialisation or pretraining) on the next ``fit``.
+        initialisation or pretraining) on the next ``fit``.  Epochs count
+        on from ``n_iter_``: the learning-rate schedule, the momentum ramp
+        and ``n_iter_output_only`` go on where the last fit left them, and
+        the data orders and dropout masks are new ones, not the last fit's
+        again.  The momentum's velocity starts from zero, as in
+        scikit-learn's MLP.
 """
 
 _COMMON_ATTRS = """

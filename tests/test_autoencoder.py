@@ -296,6 +296,27 @@ def test_warm_start_early_stopping_and_verbose(digits, capsys):
     assert len(es.validation_scores_) == 3 and es.best_validation_score_ == max(es.validation_scores_)
 
 
+
+def test_learning_rate_decay_continues_over_warm_starts(digits, monkeypatch):
+    import dbn._network as engine
+
+    rates, train = [], engine.train
+
+    def spy(*args, **kwargs):
+        result = train(*args, **kwargs)
+        rates.extend(result.learning_rates)
+        return result
+
+    monkeypatch.setattr(engine, "train", spy)
+    X, _ = digits
+    kw = dict(hidden_layer_sizes=(16, 4), init="glorot", learning_rate="exponential",
+              learning_rate_init=0.01, learning_rate_decay=0.5, random_state=0)
+    DBNAutoencoder(**kw, max_iter=4).fit(X)
+    once, rates[:] = list(rates), []
+    ae = DBNAutoencoder(**kw, max_iter=2, warm_start=True).fit(X)
+    ae.fit(X)
+    assert rates == pytest.approx(once, rel=1e-12) == [0.01, 0.005, 0.0025, 0.00125]
+
 def test_keyboard_interrupt_keeps_completed_epochs(digits, interrupt_on_call):
     X, _ = digits
     interrupt_on_call(engine.SGDTrainer, "epoch", 3)

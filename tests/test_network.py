@@ -245,6 +245,46 @@ def test_momentum_ramp_scales_the_rate_and_continues_over_warm_starts(small, mon
     assert seen == pytest.approx(once) and clf.n_iter_ == 6
 
 
+def test_warm_start_draws_new_dropout_masks(small):
+    # With a negligible step the weights stay put, so an epoch's training
+    # loss under dropout differs from the last one's only through its masks
+    # (shuffle=False: the same order).  A warm start must not replay the
+    # masks of the first fit.
+    X, y = small
+    kw = dict(FAST, init="normal", dropout=0.5, input_dropout=0.2, shuffle=False, momentum=0.0,
+              learning_rate_init=1e-9, random_state=0)
+    once = DBNClassifier(**{**kw, "max_iter": 2}).fit(X, y).loss_curve_
+    clf = DBNClassifier(**{**kw, "max_iter": 1}, warm_start=True).fit(X, y)
+    clf.fit(X, y)
+    first, second = clf.loss_curve_
+    assert first == pytest.approx(once[0], rel=1e-6)
+    assert abs(once[1] - once[0]) > 1e-3 * once[0]  # new masks move the loss this much
+    assert abs(second - first) > 1e-3 * first
+
+
+@pytest.mark.parametrize("schedule", [dict(learning_rate="exponential", learning_rate_decay=0.5),
+                                      dict(learning_rate="invscaling", power_t=0.5)])
+def test_learning_rate_schedule_continues_over_warm_starts(small, monkeypatch, schedule):
+    import dbn._network as engine
+
+    rates, train = [], engine.train
+
+    def spy(*args, **kwargs):
+        result = train(*args, **kwargs)
+        rates.extend(result.learning_rates)
+        return result
+
+    monkeypatch.setattr(engine, "train", spy)
+    X, y = small
+    kw = dict(FAST, init="normal", learning_rate_init=0.1, random_state=0, **schedule)
+    DBNClassifier(**{**kw, "max_iter": 6}).fit(X, y)
+    once, rates[:] = list(rates), []
+    assert once[0] == pytest.approx(0.1) and once[5] < 0.5 * once[0]  # it does decay
+    clf = DBNClassifier(**{**kw, "max_iter": 2}, warm_start=True).fit(X, y)
+    clf.set_params(max_iter=4).fit(X, y)
+    assert rates == pytest.approx(once, rel=1e-12) and clf.n_iter_ == 6
+
+
 def test_momentum_init_without_ramp_epochs_is_refused_before_pretraining(small):
     X, y = small
     clf = DBNClassifier(**FAST, momentum_init=0.5)
