@@ -148,8 +148,10 @@ def _study_epilog():
     lines += [
         "",
         "Each finished run is written at once to OUT/<key>.json; running the same",
-        "command again skips them. Pretrained stacks are kept in OUT/pretrained (or",
-        "--pretrained-dir, which studies can share). At the end, OUT/report.md.",
+        "command again skips them, and finishes a run in progress from its last",
+        "checkpoint (OUT/partial, every --checkpoint-minutes). Pretrained stacks are",
+        "kept in OUT/pretrained (or --pretrained-dir, which studies can share). At the",
+        "end, OUT/report.md.",
     ]
     return "\n".join(lines)
 
@@ -204,6 +206,10 @@ def _add_study_parser(sub):
                             "mnist preset's runs for mnist-labels' 60,000 labels")
     study.add_argument("--rerun-changed", action="store_true",
                        help="run again the runs whose record has another configuration")
+    study.add_argument("--checkpoint-minutes", type=float, default=5.0, metavar="M",
+                       help="minutes of fine-tuning between checkpoints of a run in progress "
+                            "(OUT/partial; the same command finishes it exactly from there; "
+                            "default 5; 0: after every epoch; not with --scheduler)")
     study.add_argument("--no-report", action="store_true", help="do not write the report")
     study.add_argument("--dry-run", action="store_true",
                        help="print the plan (finished and pending runs) and stop")
@@ -219,6 +225,8 @@ def _study(args):
 
     if args.backend != "dask" and args.scheduler is not None:
         raise SystemExit("--scheduler needs --backend dask")
+    if not args.checkpoint_minutes >= 0:
+        raise SystemExit(f"--checkpoint-minutes must be >= 0; got {args.checkpoint_minutes}")
     try:
         overrides = parse_overrides(args.overrides)
     except ValueError as exc:
@@ -228,7 +236,8 @@ def _study(args):
               n_jobs=args.n_jobs, threads=args.threads, backend=args.backend,
               scheduler=args.scheduler,
               pretrained_dir=args.pretrained_dir, reuse=args.reuse, rerun_changed=args.rerun_changed,
-              report=not args.no_report, dry_run=args.dry_run)
+              report=not args.no_report, dry_run=args.dry_run,
+              checkpoint_every=60.0 * args.checkpoint_minutes)
     return 0
 
 

@@ -728,9 +728,40 @@ class TrainResult:
     stopped: str = "max_iter"
 
 
+@dataclass
+class TrainLoop:
+    """What :func:`train` carries from one epoch to the next, besides the
+    parameters, the trainer's velocity and dropout state and the schedule.
+
+    Pass one to :func:`train` and it is updated in place after every epoch,
+    before ``callback``: pickled then with those, it lets a later call go on
+    exactly where this one stood (a checkpoint).
+
+    Attributes
+    ----------
+    rng : RandomState or Generator
+        Draws each epoch's data order.
+    no_improvement : int
+        Epochs in a row without improvement.
+    best_validation_score : float or None
+    best_params : ndarray or None
+        The parameters of the best validation score.
+    best_loss : float
+    stopped : str or None
+        ``"no_improvement"`` once the run has stopped for that.
+    """
+
+    rng: object = None
+    no_improvement: int = 0
+    best_validation_score: float = None
+    best_params: np.ndarray = None
+    best_loss: float = np.inf
+    stopped: str = None
+
+
 def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=None, rows=None,
           shuffle=True, tol=1e-4, n_iter_no_change=10, score=None, callback=None,
-          n_track_batches=-1, n_iter_output_only=0, first_epoch=0, time_step=0):
+          n_track_batches=-1, n_iter_output_only=0, first_epoch=0, time_step=0, loop=None):
     """Train ``params`` in place for up to ``max_iter`` epochs.
 
     The loop of scikit-learn's ``_fit_stochastic``: each epoch draws a
@@ -779,6 +810,12 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
         warm start): the schedule's learning rate and momentum go on from
         there instead of starting over.  ``epoch`` of ``callback`` still
         counts from 0.
+    loop : TrainLoop or None
+        The loop's state, updated in place; given, it replaces
+        ``random_state`` (its ``rng`` draws the orders), so that a call
+        continues one whose loop (with ``params``, ``trainer`` and
+        ``schedule``) was saved after an epoch exactly.  ``max_iter``
+        counts this call's epochs.
 
     Returns
     -------
@@ -786,18 +823,20 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
     """
     if schedule is None:
         schedule = SGDSchedule()
-    if isinstance(random_state, np.random.Generator):
-        rng = random_state
-    else:
-        rng = check_random_state(random_state)
+    if loop is None:
+        loop = TrainLoop()
+    if loop.rng is None:
+        if isinstance(random_state, np.random.Generator):
+            loop.rng = random_state
+        else:
+            loop.rng = check_random_state(random_state)
+    rng = loop.rng
     rows = _check_data(X, Y, trainer.layout, rows)
     result = TrainResult()
     norms = []
-    best_params = None
-    no_improvement = 0
     if first_epoch > 0:
         schedule.iteration_ends(time_step, first_epoch)  # the rate after the epochs done
-    for epoch in range(max_iter):
+    for epoch in range(0 if loop.stopped else max_iter):
         order = rng.permutation(rows) if shuffle else rows
         lr = schedule.step_at(first_epoch + epoch)
         momentum = schedule.momentum_at(first_epoch + epoch)
@@ -817,25 +856,32 @@ def train(params, trainer, X, Y, *, schedule=None, max_iter=200, random_state=No
         if score is not None:
             s = float(score(params))
             result.validation_scores.append(s)
-            best = result.best_validation_score
-            best = -np.inf if best is None else best
-            no_improvement = no_improvement + 1 if s < best + tol else 0
+            best = -np.inf if loop.best_validation_score is None else loop.best_validation_score
+            loop.no_improvement = loop.no_improvement + 1 if s < best + tol else 0
             if s > best:
-                result.best_validation_score = s
-                best_params = params.copy()
+                loop.best_validation_score = s
+                loop.best_params = params.copy()
         else:
-            no_improvement = no_improvement + 1 if res.loss > result.best_loss - tol else 0
-        result.best_loss = min(result.best_loss, res.loss)
+            loop.no_improvement = loop.no_improvement + 1 if res.loss > loop.best_loss - tol else 0
+        loop.best_loss = min(loop.best_loss, res.loss)
         schedule.iteration_ends(time_step, first_epoch + epoch + 1)
+        # Decided before the callback, so that what it may save is the whole
+        # state after this epoch.
+        if loop.no_improvement > n_iter_no_change:
+            if schedule.trigger_stopping():
+                loop.stopped = "no_improvement"
+            else:
+                loop.no_improvement = 0
         if callback is not None and callback(epoch, params, res, s):
             result.stopped = "callback"
             break
-        if no_improvement > n_iter_no_change:
-            if schedule.trigger_stopping():
-                result.stopped = "no_improvement"
-                break
-            no_improvement = 0
-    if best_params is not None:
-        params[...] = best_params
+        if loop.stopped:
+            break
+    if loop.stopped and result.stopped == "max_iter":
+        result.stopped = loop.stopped
+    result.best_validation_score = loop.best_validation_score
+    result.best_loss = loop.best_loss
+    if loop.best_params is not None:
+        params[...] = loop.best_params
     result.grad_norms = np.array(norms).reshape(len(norms), trainer.layout.n_layers)
     return result

@@ -107,20 +107,60 @@ class _FineTuningMixin:
             msg += f", validation score = {val_score:.6f}"
         return msg
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        # The caller's per-epoch hook (a closure) is not part of the model;
+        # dropping it lets the hook pickle the model mid-fit, a checkpoint.
+        state.pop("_epoch_monitor", None)
+        return state
+
+    def _continues(self):
+        """Whether the next fit goes on from the current weights: a warm
+        start, or the rest of a fit that was pickled in its middle."""
+        return (self.warm_start or hasattr(self, "_resume_point")) and hasattr(self, "_params")
+
     def _fine_tune(self, X, Y, trainer, schedule, *, rows, score, order_seed, max_iter, warn_max_iter=True,
-                   n_iter_output_only=0):
+                   n_iter_output_only=0, resume=None, val_rows=None):
         """Fine-tune ``self._params`` on ``X[rows]`` -> ``Y[rows]`` for up to ``max_iter`` epochs.
 
         ``score(params)`` (or None) is the validation score of early
-        stopping, ``order_seed`` seeds the data order (offset by the epochs
-        already done, so a warm start continues the sequence), and
-        ``warn_max_iter`` asks for scikit-learn's ConvergenceWarning when
-        ``max_iter`` ends the run; the first ``n_iter_output_only`` epochs
-        of this call train the output layer alone.  Warnings point at the
-        caller of the estimator's ``_fit`` (``stacklevel=3``), which calls
-        this.
+        stopping (on ``val_rows``), ``order_seed`` seeds the data order
+        (offset by the epochs already done, so a warm start continues the
+        sequence), and ``warn_max_iter`` asks for scikit-learn's
+        ConvergenceWarning when ``max_iter`` ends the run; the first
+        ``n_iter_output_only`` epochs of this call train the output layer
+        alone.  Warnings point at the caller of the estimator's ``_fit``
+        (``stacklevel=4``: through this and :meth:`_train`).
+
+        While it runs, ``self._resume_point`` holds what the fit carries
+        from epoch to epoch besides the parameters and the histories (the
+        trainer's velocity and dropout state, the schedule, the loop's
+        state, the rows): the model pickled after an epoch (by the study's
+        ``_epoch_monitor``) is a checkpoint, and ``resume``, that pickle's
+        ``_resume_point``, makes this call finish that fit exactly.
         Returns self.
         """
+        if resume is not None:
+            trainer.velocity[...] = resume["velocity"]
+            trainer.state[...] = resume["kernel_state"]
+            schedule, loop, fit_start = resume["schedule"], resume["loop"], resume["fit_start"]
+            max_iter -= self.n_iter_ - fit_start
+        else:
+            loop = engine.TrainLoop(rng=np.random.RandomState(order_seed + self.n_iter_))
+            fit_start = self.n_iter_
+        self._resume_point = {"velocity": trainer.velocity, "kernel_state": trainer.state,
+                              "schedule": schedule, "loop": loop, "fit_start": fit_start,
+                              "rows": rows, "val_rows": val_rows}
+        try:
+            return self._train(X, Y, trainer, schedule, loop, rows=rows, score=score,
+                               max_iter=max_iter, warn_max_iter=warn_max_iter,
+                               n_iter_output_only=n_iter_output_only)
+        finally:
+            del self._resume_point
+
+    def _train(self, X, Y, trainer, schedule, loop, *, rows, score, max_iter, warn_max_iter,
+               n_iter_output_only):
+        """:meth:`_fine_tune`'s loop, with the history kept as it goes."""
         t_start = time.perf_counter()
         # (epochs recorded, their parameters): replaced in one assignment, so
         # an interruption at any point finds a consistent pair.
@@ -155,8 +195,8 @@ class _FineTuningMixin:
         try:
             result = engine.train(
                 self._params, trainer, X, Y, schedule=schedule, max_iter=max_iter,
-                random_state=np.random.RandomState(order_seed + self.n_iter_),
-                rows=rows, shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                loop=loop, rows=rows, shuffle=self.shuffle, tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
                 score=score, callback=callback, n_iter_output_only=n_iter_output_only,
                 # A warm start goes on with the schedule (rate, momentum ramp).
                 first_epoch=self.n_iter_, time_step=self.t_,
@@ -169,7 +209,7 @@ class _FineTuningMixin:
                 "fine-tuning epoch(s); the model keeps them (fit again with warm_start=True to "
                 "continue).",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             return self
         if result.stopped == "diverged":
@@ -190,7 +230,7 @@ class _FineTuningMixin:
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return self
 
@@ -340,11 +380,13 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
                              f"(the epochs over which the momentum rises to momentum="
                              f"{self.momentum}); got {self.momentum_ramp_epochs}.")
 
-    def _fit(self, X, Y, labelled, incremental=False):
+    def _fit(self, X, Y, labelled):
         """Pretrain (if asked) and fine-tune on validated float32 X and Y.
 
         ``labelled`` is a boolean mask of the rows with a target; all rows
-        take part in pretraining, only labelled ones in fine-tuning.
+        take part in pretraining, only labelled ones in fine-tuning.  A model
+        pickled in the middle of a fit (``_resume_point``, see
+        :meth:`_fine_tune`) finishes that fit, exactly as if never stopped.
         """
         self._validate_init()
         self._check_momentum_ramp()
@@ -352,7 +394,8 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
         seeds = dict(zip(_STREAMS, rng.randint(0, 2**31 - 1, size=len(_STREAMS))))
         sizes = self._hidden_sizes()
         layout = engine.make_layout([X.shape[1], *sizes, Y.shape[1]])
-        continuing = (self.warm_start or incremental) and hasattr(self, "_params")
+        continuing = self._continues()
+        resume = getattr(self, "_resume_point", None) if continuing else None
         if continuing:
             if self._params.shape[0] != layout.n_params:
                 raise ValueError(
@@ -369,7 +412,9 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
 
         rows = np.flatnonzero(labelled)
         val_rows = None
-        if self.early_stopping and not incremental:
+        if resume is not None:
+            rows, val_rows = resume["rows"], resume["val_rows"]
+        elif self.early_stopping:
             stratify = self._stratify(Y, rows)
             rows, val_rows = train_test_split(
                 rows, test_size=self.validation_fraction,
@@ -408,8 +453,8 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
 
         return self._fine_tune(
             X, Y, trainer, schedule, rows=rows, score=score, order_seed=seeds["order"],
-            max_iter=1 if incremental else self.max_iter, warn_max_iter=not incremental,
-            n_iter_output_only=max(0, self.n_iter_output_only - self.n_iter_),
+            max_iter=self.max_iter, n_iter_output_only=max(0, self.n_iter_output_only - self.n_iter_),
+            resume=resume, val_rows=val_rows,
         )
 
     # ------------------------------------------------------------------ #
@@ -789,8 +834,8 @@ class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
         """
         _reject_sparse(X, type(self).__name__)
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", multi_output=True,
-                             reset=not (self.warm_start and hasattr(self, "_params")))
-        Y, labelled = self._encode(y, reset=not (self.warm_start and hasattr(self, "_params")))
+                             reset=not self._continues())
+        Y, labelled = self._encode(y, reset=not self._continues())
         return self._fit(X, Y, labelled)
 
     def predict_proba(self, X):
@@ -903,7 +948,7 @@ class DBNRegressor(RegressorMixin, _BaseDBNNetwork):
         _reject_sparse(X, type(self).__name__)
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", multi_output=True,
                              y_numeric=True, ensure_all_finite=True,
-                             reset=not (self.warm_start and hasattr(self, "_params")))
+                             reset=not self._continues())
         if not np.isfinite(np.asarray(y, dtype=np.float64)).all():
             # Object targets with None pass the finiteness check, then become NaN.
             raise ValueError("y contains NaN, infinity or None: every target must be a finite number.")

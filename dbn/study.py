@@ -5,8 +5,12 @@ Every run fine-tunes a :class:`~dbn.DBNClassifier`, from a pretrained
 :class:`~dbn.DBN` or from random weights, and is written, as soon as it
 finishes, to ``<out>/<key>.json`` (a temporary file renamed with
 :func:`os.replace`, so a record is either complete or absent).  Running the
-same study again skips the finished runs: an interrupted study loses at most
-the runs in progress.
+same study again skips the finished runs.  A run in progress is pickled to
+``<out>/partial/<key>.pkl`` every few minutes of fine-tuning (after an epoch,
+with everything the fit carries to the next one), and the same study run
+again finishes it from there, giving the record it would have given
+uninterrupted: an interrupted study loses at most those minutes of each run
+in progress.
 
 Pretraining is done once per seed and shared: by every label count of that
 seed (the stack never sees a label) and by every depth (greedy pretraining
@@ -37,7 +41,9 @@ first); ``pretraining_history`` (per layer, per epoch); ``pretraining_time``
 (seconds its stack took, done once and shared), ``finetune_time``,
 ``wall_time`` (this run's task plus its pretraining); ``started`` and
 ``finished`` (UTC); ``versions`` (dbn, numpy, scipy, numba, sklearn,
-python); ``machine`` (cpu count, platform); ``blas_threads``.
+python); ``machine`` (cpu count, platform); ``blas_threads``;
+``resumed_at_epochs`` (the epochs after which the run was resumed from a
+checkpoint, usually none).
 
 Examples
 --------
@@ -81,11 +87,12 @@ __all__ = [
 #: Version of the layout of a record.
 RECORD_FORMAT = 1
 
-#: Fields of a record that measure time, name the moment, or count the BLAS
-#: threads (which change the time only); everything else is the same
+#: Fields of a record that measure time, name the moment, count the BLAS
+#: threads (which change the time only) or the resumptions from checkpoints
+#: (which change nothing but the time); everything else is the same
 #: whichever backend, machine load or number of jobs ran it.
 TIMING_FIELDS = ("started", "finished", "wall_time", "pretraining_time", "finetune_time",
-                 "blas_threads")
+                 "blas_threads", "resumed_at_epochs")
 
 #: The data sets a preset can name.  ``n_train``/``n_test``: the standard
 #: split; ``n_validation``: the training images that ``validate=True`` holds
@@ -789,14 +796,30 @@ def _run(key, config, env, stack):
         pretraining_time = float(sum(stack.fit_time_))
         history = stack.history_
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    clf = DBNClassifier(**params)
     record = {"key": key, "format": RECORD_FORMAT, "status": "ok", "config": config}
     # The held-out error after every epoch: the learning curve, and with
     # validate=True what the number of epochs is chosen from (a forward
     # pass over the held-out images, about 1% of an MNIST epoch).
-    eval_curve = []
-    clf._epoch_monitor = lambda est: eval_curve.append(1.0 - float(est.score(X_eval, y_eval)))
-    t_fit = time.perf_counter()
+    checkpoint = _checkpoint_path(env, key)
+    saved = _load_checkpoint(checkpoint, config)
+    if saved is None:
+        clf, eval_curve, done_time, resumed = DBNClassifier(**params), [], 0.0, []
+    else:  # the rest of a fit pickled after an epoch: the same record as uninterrupted
+        clf, eval_curve, done_time = saved["estimator"], saved["eval_curve"], saved["finetune_time"]
+        resumed = saved["resumed_at_epochs"] + [int(clf.n_iter_)]
+    t_fit = last_save = time.perf_counter()
+
+    def monitor(est):
+        nonlocal last_save
+        eval_curve.append(1.0 - float(est.score(X_eval, y_eval)))
+        now = time.perf_counter()
+        if checkpoint is not None and now - last_save >= env["checkpoint_every"]:
+            state = {"config": config, "estimator": est, "eval_curve": eval_curve,
+                     "finetune_time": done_time + now - t_fit, "resumed_at_epochs": resumed}
+            _save_pickle(checkpoint, state)
+            last_save = time.perf_counter()
+
+    clf._epoch_monitor = monitor
     try:
         _fit_quietly(clf, X_fit, y_fit)
     except FloatingPointError as exc:
@@ -804,7 +827,7 @@ def _run(key, config, env, stack):
         record.update(status="diverged", message=str(exc))
     finally:
         del clf._epoch_monitor
-    finetune_time = time.perf_counter() - t_fit
+    finetune_time = done_time + time.perf_counter() - t_fit
     error = train_error = None
     if record["status"] == "ok":
         error = 1.0 - float(clf.score(X_eval, y_eval))
@@ -828,6 +851,7 @@ def _run(key, config, env, stack):
         "versions": _versions(),
         "machine": _machine(),
         "blas_threads": _current_blas_threads(),
+        "resumed_at_epochs": resumed,
     })
     return _jsonable(record)
 
@@ -986,9 +1010,34 @@ def _load_stack(path, config):
 
 
 def _save_stack(path, config, stack):
+    _save_pickle(path, {"config": config, "stack": stack})
+
+
+def _save_pickle(path, obj):
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, lambda f: pickle.dump({"config": config, "stack": stack}, f,
-                                              protocol=pickle.HIGHEST_PROTOCOL))
+    write_atomic(path, lambda f: pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _checkpoint_path(env, key):
+    """Where the run ``key`` in progress is pickled; None: no checkpoints."""
+    folder = env.get("checkpoint_dir")
+    return None if folder is None else Path(folder) / f"{key}.pkl"
+
+
+def _load_checkpoint(path, config):
+    """The checkpoint of a run with this very ``config``, or None."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            saved = pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a checkpoint of another version, a truncated file, ...
+        warnings.warn(f"{path}: cannot resume from this checkpoint ({exc}); the run starts "
+                      "over.", RuntimeWarning, stacklevel=3)
+        return None
+    return saved if saved.get("config") == config else None
 
 
 def _stack_plan(runs):
@@ -1095,7 +1144,7 @@ def _describe(record):
 def run_study(preset="digits", out=None, *, data_home=None, download=False, validate=False,
               seeds=None, inits=None, overrides=None, n_jobs=1, threads=None, backend="joblib",
               scheduler=None, pretrained_dir=None, reuse=None, rerun_changed=False, report=True,
-              dry_run=False, verbose=True):
+              dry_run=False, verbose=True, checkpoint_every=300.0):
     """Run a study, or what is left of it, writing one JSON record per run.
 
     Parameters
@@ -1149,6 +1198,12 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
         Only print the plan.
     verbose : bool, default=True
         Print the plan and one line per finished run.
+    checkpoint_every : float or None, default=300.0
+        Seconds of fine-tuning between checkpoints of a run in progress
+        (``<out>/partial/<key>.pkl``, removed once the run is recorded),
+        from which the same study run again finishes it exactly; None:
+        none.  Not with a Dask ``scheduler``, whose workers may not see
+        ``out``.
 
     Returns
     -------
@@ -1159,6 +1214,9 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
     name, settings = _resolve_preset(preset, overrides)
     if backend not in ("joblib", "dask"):
         raise ValueError(f"backend must be 'joblib' or 'dask'; got {backend!r}.")
+    if checkpoint_every is not None and not checkpoint_every >= 0:  # NaN too
+        raise ValueError(f"checkpoint_every must be a number of seconds >= 0 or None; got "
+                         f"{checkpoint_every!r}.")
     runs = plan_study(preset, validate=validate, seeds=seeds, inits=inits, overrides=overrides)
     out = Path(out if out is not None else Path("results") / (name + ("-validate" if validate
                                                                           else "")))
@@ -1166,13 +1224,18 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
         data_home = os.environ.get("DBN_DATA_HOME") or None
     env = {"data_home": None if data_home is None else os.fspath(data_home),
            "download": bool(download),
-           "threads": threads if threads is not None else settings.get("threads")}
+           "threads": threads if threads is not None else settings.get("threads"),
+           "checkpoint_dir": (None if checkpoint_every is None or scheduler is not None
+                              else os.fspath(out / "partial")),
+           "checkpoint_every": checkpoint_every}
     stack_dir = Path(pretrained_dir) if pretrained_dir is not None else out / "pretrained"
     if not dry_run:
         out.mkdir(parents=True, exist_ok=True)
         # Left by a killed process between write and rename.
         remove_stale_temporaries(out)
         remove_stale_temporaries(stack_dir)
+        if env["checkpoint_dir"] is not None:
+            remove_stale_temporaries(env["checkpoint_dir"])
 
     records, todo = {}, []
     for run in runs:
@@ -1230,6 +1293,9 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
 
         def finished(record):
             _write_record(out, record)
+            path = _checkpoint_path(env, record["key"])
+            if path is not None:
+                path.unlink(missing_ok=True)  # after the record: a kill between loses nothing
             records[record["key"]] = record
             progress(_describe(record))
 

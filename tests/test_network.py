@@ -285,6 +285,48 @@ def test_learning_rate_schedule_continues_over_warm_starts(small, monkeypatch, s
     assert rates == pytest.approx(once, rel=1e-12) and clf.n_iter_ == 6
 
 
+
+@pytest.mark.parametrize("settings", [
+    dict(dropout=0.3, input_dropout=0.1, max_norm=2.0, learning_rate="exponential",
+         learning_rate_decay=0.8, momentum_init=0.5, momentum_ramp_epochs=4,
+         scale_rate_by_momentum=True, n_iter_output_only=2),
+    dict(early_stopping=True, n_iter_no_change=1, learning_rate="adaptive", tol=0.5),
+    dict(init="glorot", learning_rate="invscaling", n_iter_no_change=2, tol=0.05),
+])
+def test_a_fit_pickled_after_an_epoch_finishes_exactly_as_if_never_stopped(small, settings):
+    # The study's checkpoint: the model pickled by the per-epoch hook, then
+    # the process killed; fit on the unpickled model finishes that fit.
+    X, y = small
+    kw = dict(FAST, max_iter=7, random_state=0, **settings)
+    once = DBNClassifier(**kw).fit(X, y)
+    saved = []
+
+    def checkpoint_then_die(est):
+        if est.n_iter_ == 3:
+            saved.append(pickle.dumps(est))
+            raise KeyboardInterrupt
+
+    clf = DBNClassifier(**kw)
+    clf._epoch_monitor = checkpoint_then_die
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "_resume_point")
+    resumed = pickle.loads(saved[0])
+    assert resumed.n_iter_ == 3 and hasattr(resumed, "_resume_point")
+    resumed.fit(X, y)
+    assert not hasattr(resumed, "_resume_point")
+    for name in ("n_iter_", "t_", "loss_curve_", "validation_scores_", "best_validation_score_",
+                 "best_loss_"):
+        assert getattr(resumed, name) == getattr(once, name), name
+    assert_array_equal(resumed.gradient_norms_, once.gradient_norms_)
+    for a, b in zip(resumed.coefs_ + resumed.intercepts_, once.coefs_ + once.intercepts_):
+        assert_array_equal(a, b)
+    # A warm start from the same pickle is another fit: max_iter more epochs.
+    warm = pickle.loads(saved[0])
+    del warm._resume_point
+    warm.set_params(warm_start=True).fit(X, y)
+    assert warm.n_iter_ > once.n_iter_ or warm.loss_curve_ != once.loss_curve_
+
 def test_momentum_init_without_ramp_epochs_is_refused_before_pretraining(small):
     X, y = small
     clf = DBNClassifier(**FAST, momentum_init=0.5)

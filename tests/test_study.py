@@ -212,6 +212,44 @@ def test_interrupted_study_keeps_finished_records(tmp_path, monkeypatch, interru
     assert all((tmp_path / name).read_bytes() == data for name, data in first.items())
 
 
+
+def test_a_run_in_progress_finishes_from_its_checkpoint(tmp_path, monkeypatch, interrupt_on_call):
+    # Checkpoints after every epoch, Ctrl-C in the 4th epoch of the first
+    # run: the same study run again finishes that run from epoch 3 and
+    # records what the uninterrupted study records.
+    preset = {**TINY, "depths": [2], "labels": ["all"],
+              "finetuning": {**TINY["finetuning"], "max_iter": 6, "dropout": 0.2,
+                             "learning_rate": "exponential", "learning_rate_decay": 0.8}}
+    kw = dict(seeds=[0], report=False, verbose=False)
+    whole = run_study(preset, tmp_path / "whole", **kw)
+    assert not (tmp_path / "whole" / "partial").exists()  # a tiny study: none due
+    cut = tmp_path / "cut"
+    interrupt_on_call(engine.SGDTrainer, "epoch", 4)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(preset, cut, checkpoint_every=0.0, **kw)
+    assert not list(cut.glob("*.json"))
+    path, = (cut / "partial").iterdir()
+    assert path.name == "tiny__init=normal__depth=2__labels=300__seed=0.pkl"
+    checkpoint = path.read_bytes()
+    monkeypatch.undo()
+    again = run_study(preset, cut, checkpoint_every=0.0, **kw)
+    assert {r["config"]["init"]: r["resumed_at_epochs"] for r in again} == {"dbn": [],
+                                                                             "normal": [3]}
+    assert [comparable_record(r) for r in again] == [comparable_record(r) for r in whole]
+    assert all(r["n_iter"] == 6 and len(r["eval_error_curve"]) == 6 for r in again)
+    assert not list((cut / "partial").iterdir())
+    # Only a checkpoint of the very same configuration is resumed from.
+    path.write_bytes(checkpoint)
+    config = next(r["config"] for r in again if r["config"]["init"] == "normal")
+    assert study._load_checkpoint(path, config)["estimator"].n_iter_ == 3
+    changed = {**config, "classifier": {**config["classifier"], "max_iter": 5}}
+    assert study._load_checkpoint(path, changed) is None
+    path.write_bytes(checkpoint[:100])
+    with pytest.warns(RuntimeWarning, match="cannot resume from this checkpoint"):
+        assert study._load_checkpoint(path, config) is None
+    with pytest.raises(ValueError, match="checkpoint_every must be"):
+        run_study(preset, cut, checkpoint_every=-1, **kw)
+
 def test_each_stack_is_fine_tuned_before_the_next_is_pretrained(tmp_path, monkeypatch):
     # With one job, a long study records whole runs as it goes: seed 0's DBN
     # runs are on disk before seed 1's stack starts pretraining.
@@ -406,6 +444,9 @@ def test_cli_study_help_lists_presets(capsys):
     for name in PRESETS:
         assert name in text
     assert "--n-jobs" in text and "--validate" in text and "--scheduler" in text
+    assert "--checkpoint-minutes" in text
+    with pytest.raises(SystemExit, match="--checkpoint-minutes must be >= 0; got -1.0"):
+        main(["study", "--checkpoint-minutes", "-1", "--dry-run"])
 
 
 def test_cli_study_dry_run(tmp_path, capsys):
