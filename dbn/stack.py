@@ -178,7 +178,8 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Each RBM's ``history_`` (per-epoch reconstruction error,
         pseudo-likelihood, free-energy gap, time).
     fit_time_ : list of float
-        Seconds spent training each layer.
+        Seconds spent training each layer (for a layer loaded from
+        ``checkpoint_dir``, the seconds its training took then).
     classes_ : ndarray of shape (n_classes,)
         The labels (``joint_labels=True`` only).
 
@@ -307,7 +308,8 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         return os.path.join(os.fspath(self.checkpoint_dir), f"layer_{i}.pkl")
 
     def _load_checkpoint(self, i, rbm, n_features):
-        """The saved layer ``i`` if it was trained with the same settings."""
+        """The saved layer ``i`` and its training seconds, if it was trained
+        with the same settings; else None."""
         path = self._checkpoint_path(i)
         if not os.path.exists(path):
             return None
@@ -318,13 +320,14 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         same = (type(saved["rbm"]) is type(rbm) and settings(saved["params"]) == settings(rbm.get_params())
                 and saved["n_features"] == n_features and saved["n_samples"] == self._n_samples)
-        return saved["rbm"] if same else None
+        # (Checkpoints written before the seconds were kept: the load time.)
+        return (saved["rbm"], saved.get("seconds")) if same else None
 
-    def _save_checkpoint(self, i, rbm, n_features):
+    def _save_checkpoint(self, i, rbm, n_features, seconds):
         os.makedirs(self.checkpoint_dir, exist_ok=True)
         path = self._checkpoint_path(i)
         saved = {"rbm": rbm, "params": rbm.get_params(), "n_features": n_features,
-                 "n_samples": self._n_samples}
+                 "n_samples": self._n_samples, "seconds": seconds}
         write_atomic(path, lambda f: pickle.dump(saved, f))  # a crash never leaves half a layer
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -378,8 +381,9 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             if isinstance(rbm, _JointLabelRBM):
                 width += len(self.classes_)  # the label units join its visible layer
             saved = self._load_checkpoint(i, rbm, width) if self.checkpoint_dir else None
+            seconds = None
             if saved is not None:
-                rbm = saved
+                rbm, seconds = saved  # fit_time_: what training the layer took, not loading it
                 if self.verbose:
                     print(f"[DBN] layer {i + 1}/{len(rbms)} loaded from {self._checkpoint_path(i)}",
                           flush=True)
@@ -413,11 +417,12 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                         stacklevel=2,
                     )
                     return self
+                seconds = time.perf_counter() - t0
                 if self.checkpoint_dir:
-                    self._save_checkpoint(i, rbm, width)
+                    self._save_checkpoint(i, rbm, width, seconds)
             self.rbms_.append(rbm)
             self.history_.append(rbm.history_)
-            self.fit_time_.append(time.perf_counter() - t0)
+            self.fit_time_.append(time.perf_counter() - t0 if seconds is None else seconds)
         return self
 
     def __setstate__(self, state):

@@ -5,8 +5,9 @@ Every run fine-tunes a :class:`~dbn.DBNClassifier`, from a pretrained
 :class:`~dbn.DBN` or from random weights, and is written, as soon as it
 finishes, to ``<out>/<key>.json`` (a temporary file renamed with
 :func:`os.replace`, so a record is either complete or absent).  Running the
-same study again skips the finished runs.  A run in progress is pickled to
-``<out>/partial/<key>.pkl`` every few minutes of fine-tuning (after an epoch,
+same study again skips the finished runs.  A pretraining in progress keeps
+each finished layer in ``<out>/partial/<stack>/``, and a run in progress is
+pickled to ``<out>/partial/<key>.pkl`` every few minutes of fine-tuning (after an epoch,
 with everything the fit carries to the next one), and the same study run
 again finishes it from there, giving the record it would have given
 uninterrupted: an interrupted study loses at most those minutes of each run
@@ -63,6 +64,7 @@ import math
 import os
 import pickle
 import platform
+import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -747,12 +749,20 @@ def _pretrain_task(config, env):
     from .stack import DBN
 
     X_train = _load_data(*_data_args(config["data"], env))[0]
-    stack = DBN(**config["dbn"])
+    # Each finished layer is checkpointed; a study run again starts after it.
+    stack = DBN(**config["dbn"], checkpoint_dir=_stack_checkpoint_dir(env, config))
     with _blas_threads(env["threads"]):
         _fit_quietly(stack, X_train)
     if getattr(stack, "_interrupted", False):
         raise _Interrupted("pretraining interrupted")  # a partial stack is no result
+    stack.checkpoint_dir = None  # the same stack as one fitted without checkpoints
     return stack
+
+
+def _stack_checkpoint_dir(env, config):
+    """Folder of the layers of the stack ``config`` being pretrained, or None."""
+    folder = env.get("checkpoint_dir")
+    return None if folder is None else os.path.join(folder, Path(_stack_file(config)).stem)
 
 
 def _truncated(stack, depth):
@@ -1201,9 +1211,10 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
     checkpoint_every : float or None, default=300.0
         Seconds of fine-tuning between checkpoints of a run in progress
         (``<out>/partial/<key>.pkl``, removed once the run is recorded),
-        from which the same study run again finishes it exactly; None:
-        none.  Not with a Dask ``scheduler``, whose workers may not see
-        ``out``.
+        from which the same study run again finishes it exactly.  A
+        pretraining keeps each finished layer (``<out>/partial/<stack>/``)
+        and starts after it.  None: neither.  Not with a Dask
+        ``scheduler``, whose workers may not see ``out``.
 
     Returns
     -------
@@ -1318,6 +1329,9 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
                     if i < len(pretrain):
                         fname = pretrain[i]
                         _save_stack(stack_dir / fname, stacks[fname], result)
+                        layers = _stack_checkpoint_dir(env, stacks[fname])
+                        if layers is not None:
+                            shutil.rmtree(layers, ignore_errors=True)  # the stack is saved
                         loaded[fname] = result
                         progress(f"pretrained {fname} in {sum(result.fit_time_):.1f} s")
                     else:
@@ -1335,6 +1349,9 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
             raise
         finally:
             close()
+    if env["checkpoint_dir"] is not None and not dry_run:
+        with contextlib.suppress(OSError):  # kept if anything is left in it
+            os.rmdir(env["checkpoint_dir"])
     result = [records[r.key] for r in runs]
     if report:
         from .report import write_report

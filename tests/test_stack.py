@@ -84,6 +84,7 @@ def test_checkpoints_resume_after_the_last_finished_layer(digits01, tmp_path, ca
     again = DBN(**kw, verbose=1).fit(X)
     out = capsys.readouterr().out
     assert "layer 1/2 loaded" in out and "layer 2/2: BernoulliRBM" in out
+    assert again.fit_time_[0] == first.fit_time_[0]  # its training's time, not the load's
     for a, b in zip(first.rbms_, again.rbms_):
         assert_array_equal(a.components_, b.components_)
     # Other settings do not reuse the checkpoint.

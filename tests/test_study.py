@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import pickle
 import shutil
 import sys
 
@@ -222,7 +223,7 @@ def test_a_run_in_progress_finishes_from_its_checkpoint(tmp_path, monkeypatch, i
                              "learning_rate": "exponential", "learning_rate_decay": 0.8}}
     kw = dict(seeds=[0], report=False, verbose=False)
     whole = run_study(preset, tmp_path / "whole", **kw)
-    assert not (tmp_path / "whole" / "partial").exists()  # a tiny study: none due
+    assert not (tmp_path / "whole" / "partial").exists()  # none due, the layers' removed
     cut = tmp_path / "cut"
     interrupt_on_call(engine.SGDTrainer, "epoch", 4)
     with pytest.raises(KeyboardInterrupt):
@@ -237,7 +238,8 @@ def test_a_run_in_progress_finishes_from_its_checkpoint(tmp_path, monkeypatch, i
                                                                              "normal": [3]}
     assert [comparable_record(r) for r in again] == [comparable_record(r) for r in whole]
     assert all(r["n_iter"] == 6 and len(r["eval_error_curve"]) == 6 for r in again)
-    assert not list((cut / "partial").iterdir())
+    assert not (cut / "partial").exists()
+    (cut / "partial").mkdir()
     # Only a checkpoint of the very same configuration is resumed from.
     path.write_bytes(checkpoint)
     config = next(r["config"] for r in again if r["config"]["init"] == "normal")
@@ -249,6 +251,29 @@ def test_a_run_in_progress_finishes_from_its_checkpoint(tmp_path, monkeypatch, i
         assert study._load_checkpoint(path, config) is None
     with pytest.raises(ValueError, match="checkpoint_every must be"):
         run_study(preset, cut, checkpoint_every=-1, **kw)
+
+
+def test_an_interrupted_pretraining_resumes_after_its_last_finished_layer(
+        tiny_study, tmp_path, monkeypatch, interrupt_on_call):
+    from dbn import rbm as rbm_module
+
+    _, whole = tiny_study
+    # One epoch a layer: the 2nd epoch is seed 0's layer 2.
+    interrupt_on_call(rbm_module._BaseRBM, "_run_epoch", 2)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(TINY, tmp_path, report=False, verbose=False)
+    layers = sorted((tmp_path / "partial").glob("*/layer_*.pkl"))
+    assert [p.name for p in layers] == ["layer_0.pkl"] and "seed=0" in layers[0].parent.name
+    monkeypatch.undo()
+    epochs, original = [], rbm_module._BaseRBM._run_epoch
+    monkeypatch.setattr(rbm_module._BaseRBM, "_run_epoch",
+                        lambda *a, **k: (epochs.append(1), original(*a, **k))[1])
+    again = run_study(TINY, tmp_path, report=False, verbose=False)
+    assert len(epochs) == 3  # seed 0's layer 2, seed 1's two layers
+    assert [comparable_record(r) for r in again] == [comparable_record(r) for r in whole]
+    assert not (tmp_path / "partial").exists()
+    with open(next((tmp_path / "pretrained").glob("*seed=0*.pkl")), "rb") as f:
+        assert pickle.load(f)["stack"].checkpoint_dir is None
 
 def test_each_stack_is_fine_tuned_before_the_next_is_pretrained(tmp_path, monkeypatch):
     # With one job, a long study records whole runs as it goes: seed 0's DBN
