@@ -9,6 +9,23 @@ from sklearn.datasets import load_digits
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 
+@pytest.fixture
+def epoch_schedule(monkeypatch):
+    """(momentum, learning rate) of every fine-tuning epoch run during the
+    test, in order across fits (a spy on ``dbn._network.train``)."""
+    import dbn._network as engine
+
+    seen, train = [], engine.train
+
+    def spy(*args, **kwargs):
+        result = train(*args, **kwargs)
+        seen.extend(zip(result.momenta, result.learning_rates))
+        return result
+
+    monkeypatch.setattr(engine, "train", spy)
+    return seen
+
+
 @pytest.fixture(scope="session")
 def digits01():
     """scikit-learn's digits scaled to [0, 1], float32, with labels."""
