@@ -120,7 +120,7 @@ class _FineTuningMixin:
         return (self.warm_start or hasattr(self, "_resume_point")) and hasattr(self, "_params")
 
     def _fine_tune(self, X, Y, trainer, schedule, *, rows, score, order_seed, max_iter, warn_max_iter=True,
-                   n_iter_output_only=0, resume=None, val_rows=None):
+                   n_iter_output_only=0, resume=None, val_rows=None, keep_state=False):
         """Fine-tune ``self._params`` on ``X[rows]`` -> ``Y[rows]`` for up to ``max_iter`` epochs.
 
         ``score(params)`` (or None) is the validation score of early
@@ -137,7 +137,9 @@ class _FineTuningMixin:
         trainer's velocity and dropout state, the schedule, the loop's
         state, the rows): the model pickled after an epoch (by the study's
         ``_epoch_monitor``) is a checkpoint, and ``resume``, that pickle's
-        ``_resume_point``, makes this call finish that fit exactly.
+        ``_resume_point``, makes this call finish that fit exactly.  With
+        ``keep_state`` (``partial_fit``), what the next call goes on with is
+        kept as ``_incremental_state`` when this one completes.
         Returns self.
         """
         if resume is not None:
@@ -151,16 +153,24 @@ class _FineTuningMixin:
         self._resume_point = {"velocity": trainer.velocity, "kernel_state": trainer.state,
                               "schedule": schedule, "loop": loop, "fit_start": fit_start,
                               "rows": rows, "val_rows": val_rows}
+        self.__dict__.pop("_incremental_state", None)  # superseded, whatever happens now
         try:
-            return self._train(X, Y, trainer, schedule, loop, rows=rows, score=score,
-                               max_iter=max_iter, warn_max_iter=warn_max_iter,
-                               n_iter_output_only=n_iter_output_only)
+            completed = self._train(X, Y, trainer, schedule, loop, rows=rows, score=score,
+                                    max_iter=max_iter, warn_max_iter=warn_max_iter,
+                                    n_iter_output_only=n_iter_output_only)
+            if keep_state and completed:
+                self._incremental_state = {k: self._resume_point[k] for k in
+                                           ("velocity", "kernel_state", "schedule", "loop")}
+            return self
         finally:
             del self._resume_point
 
     def _train(self, X, Y, trainer, schedule, loop, *, rows, score, max_iter, warn_max_iter,
                n_iter_output_only):
-        """:meth:`_fine_tune`'s loop, with the history kept as it goes."""
+        """:meth:`_fine_tune`'s loop, with the history kept as it goes.
+
+        Returns False when Ctrl-C stopped it, else True.
+        """
         t_start = time.perf_counter()
         # (epochs recorded, their parameters): replaced in one assignment, so
         # an interruption at any point finds a consistent pair.
@@ -211,7 +221,7 @@ class _FineTuningMixin:
                 UserWarning,
                 stacklevel=4,
             )
-            return self
+            return False
         if result.stopped == "diverged":
             self._restore(progress)
             scale = f"X values as large as {largest_magnitude(X):.3g}"
@@ -232,7 +242,7 @@ class _FineTuningMixin:
                 ConvergenceWarning,
                 stacklevel=4,
             )
-        return self
+        return True
 
     def _restore(self, progress):
         """Back to the last recorded epoch: parameters and history agree."""
@@ -380,13 +390,15 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
                              f"(the epochs over which the momentum rises to momentum="
                              f"{self.momentum}); got {self.momentum_ramp_epochs}.")
 
-    def _fit(self, X, Y, labelled):
+    def _fit(self, X, Y, labelled, incremental=False):
         """Pretrain (if asked) and fine-tune on validated float32 X and Y.
 
         ``labelled`` is a boolean mask of the rows with a target; all rows
         take part in pretraining, only labelled ones in fine-tuning.  A model
         pickled in the middle of a fit (``_resume_point``, see
         :meth:`_fine_tune`) finishes that fit, exactly as if never stopped.
+        ``incremental`` (``partial_fit``): one epoch, without early
+        stopping, going on from the last call's ``_incremental_state``.
         """
         self._validate_init()
         self._check_momentum_ramp()
@@ -394,13 +406,15 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
         seeds = dict(zip(_STREAMS, rng.randint(0, 2**31 - 1, size=len(_STREAMS))))
         sizes = self._hidden_sizes()
         layout = engine.make_layout([X.shape[1], *sizes, Y.shape[1]])
-        continuing = self._continues()
-        resume = getattr(self, "_resume_point", None) if continuing else None
+        continuing = self._continues() or (incremental and hasattr(self, "_params"))
+        resume = getattr(self, "_resume_point", None) if continuing and not incremental else None
+        state = getattr(self, "_incremental_state", None) if incremental and continuing else None
         if continuing:
             if self._params.shape[0] != layout.n_params:
+                how = "partial_fit" if incremental else "warm_start"
                 raise ValueError(
-                    "warm_start: the network's shape changed since the last fit "
-                    "(hidden_layer_sizes, n_features or outputs); refit with warm_start=False."
+                    f"{how}: the network's shape changed since the last fit (hidden_layer_sizes, "
+                    "n_features or outputs); fit anew (warm_start=False)."
                 )
         else:
             t0 = time.perf_counter()
@@ -414,7 +428,12 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
         val_rows = None
         if resume is not None:
             rows, val_rows = resume["rows"], resume["val_rows"]
-        elif self.early_stopping:
+        elif state is not None:
+            # The last call's velocity, dropout state, schedule and order
+            # generator; a stop for want of progress does not carry over.
+            state["loop"].stopped, state["loop"].no_improvement = None, 0
+            resume = {**state, "fit_start": self.n_iter_, "rows": rows, "val_rows": None}
+        elif self.early_stopping and not incremental:
             stratify = self._stratify(Y, rows)
             rows, val_rows = train_test_split(
                 rows, test_size=self.validation_fraction,
@@ -453,8 +472,9 @@ class _BaseDBNNetwork(_FineTuningMixin, PickleStampMixin, BaseEstimator):
 
         return self._fine_tune(
             X, Y, trainer, schedule, rows=rows, score=score, order_seed=seeds["order"],
-            max_iter=self.max_iter, n_iter_output_only=max(0, self.n_iter_output_only - self.n_iter_),
-            resume=resume, val_rows=val_rows,
+            max_iter=1 if incremental else self.max_iter, warn_max_iter=not incremental,
+            n_iter_output_only=max(0, self.n_iter_output_only - self.n_iter_),
+            resume=resume, val_rows=val_rows, keep_state=incremental,
         )
 
     # ------------------------------------------------------------------ #
@@ -770,8 +790,12 @@ class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
         counts = np.bincount(labels)
         return labels if counts[counts > 0].min() >= 2 else None
 
-    def _encode(self, y, reset):
-        """One-hot float32 targets, and the mask of labelled rows."""
+    def _encode(self, y, reset, classes=None, partial=False):
+        """One-hot float32 targets, and the mask of labelled rows.
+
+        ``partial`` (``partial_fit``): with ``reset``, ``classes`` must name
+        every class, of which ``y`` may hold only some.
+        """
         if np.ndim(y) == 2 and np.shape(y)[1] == 1:
             y = column_or_1d(y, warn=True)
         try:
@@ -795,8 +819,11 @@ class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
         labelled = np.ones(len(y), dtype=bool)
         if y.dtype.kind in "iuf":
             labelled = y != -1  # scikit-learn's convention for unlabelled rows
+        if reset and partial and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit: its y "
+                             "may lack some of them.")
         if reset:
-            classes = np.unique(y[labelled])
+            classes = np.unique(y[labelled] if classes is None else np.asarray(classes))
             if len(classes) < 2:
                 msg = ("DBNClassifier needs at least 2 classes among the labelled rows; got one class "
                        f"({classes.tolist()}).")
@@ -804,7 +831,7 @@ class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
                     msg += (" Rows labelled -1 are unlabelled (scikit-learn's semi-supervised "
                             "convention) and only pretrain; to use -1 as a class, re-encode the labels.")
                 raise ValueError(msg)
-            self._binarizer = LabelBinarizer().fit(y[labelled])
+            self._binarizer = LabelBinarizer().fit(classes)
             self.classes_ = self._binarizer.classes_
             self._output = "softmax"
         Y = np.zeros((len(y), len(self.classes_)), dtype=np.float32)
@@ -837,6 +864,40 @@ class DBNClassifier(ClassifierMixin, _BaseDBNNetwork):
                              reset=not self._continues())
         Y, labelled = self._encode(y, reset=not self._continues())
         return self._fit(X, Y, labelled)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """One epoch of fine-tuning on ``(X, y)``, as scikit-learn's MLP's.
+
+        The first call initialises the network as :meth:`fit` does; with
+        ``init="dbn"`` it pretrains on this ``X`` alone (pass a fitted
+        :class:`~dbn.DBN` as ``init`` to pretrain on more).  Each call then
+        goes on where the last one left off: the momentum's velocity, the
+        learning-rate schedule, the data orders and the dropout masks, so
+        that ``n`` calls on the same data are the ``n`` epochs of one
+        :meth:`fit` without early stopping (``early_stopping`` is ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Labels; -1 marks an unlabelled row (it takes no part).
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the problem: required on the first call (its
+            ``y`` may lack some), ignored later.  Not needed for multilabel
+            indicator targets.
+
+        Returns
+        -------
+        self : object
+            The classifier.
+        """
+        first = not hasattr(self, "_params")
+        _reject_sparse(X, type(self).__name__)
+        X, y = validate_data(self, X, y, dtype=np.float32, order="C", multi_output=True,
+                             reset=first)
+        Y, labelled = self._encode(y, reset=first, classes=classes, partial=True)
+        return self._fit(X, Y, labelled, incremental=True)
 
     def predict_proba(self, X):
         """Probability of each class.
@@ -945,10 +1006,39 @@ class DBNRegressor(RegressorMixin, _BaseDBNNetwork):
         self : object
             The fitted regressor.
         """
+        X, Y = self._validate(X, y, reset=not self._continues())
+        return self._fit(X, Y, np.ones(len(Y), dtype=bool))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """One epoch of fine-tuning on ``(X, y)``, as scikit-learn's MLP's.
+
+        The first call initialises the network as :meth:`fit` does; with
+        ``init="dbn"`` it pretrains on this ``X`` alone (pass a fitted
+        :class:`~dbn.DBN` as ``init`` to pretrain on more).  Each call then
+        goes on where the last one left off: the momentum's velocity, the
+        learning-rate schedule, the data orders and the dropout masks, so
+        that ``n`` calls on the same data are the ``n`` epochs of one
+        :meth:`fit` without early stopping (``early_stopping`` is ignored).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        self : object
+            The regressor.
+        """
+        X, Y = self._validate(X, y, reset=not hasattr(self, "_params"))
+        return self._fit(X, Y, np.ones(len(Y), dtype=bool), incremental=True)
+
+    def _validate(self, X, y, reset):
+        """float32 ``X`` and 2-D targets ``Y``, checked (``reset``: a new fit)."""
         _reject_sparse(X, type(self).__name__)
         X, y = validate_data(self, X, y, dtype=np.float32, order="C", multi_output=True,
-                             y_numeric=True, ensure_all_finite=True,
-                             reset=not self._continues())
+                             y_numeric=True, ensure_all_finite=True, reset=reset)
         if not np.isfinite(np.asarray(y, dtype=np.float64)).all():
             # Object targets with None pass the finiteness check, then become NaN.
             raise ValueError("y contains NaN, infinity or None: every target must be a finite number.")
@@ -956,8 +1046,7 @@ class DBNRegressor(RegressorMixin, _BaseDBNNetwork):
             y = column_or_1d(y, warn=True)
         y = np.asarray(y, dtype=np.float32)
         self._y_1d = y.ndim == 1
-        Y = np.ascontiguousarray(y.reshape(len(y), -1))
-        return self._fit(X, Y, np.ones(len(Y), dtype=bool))
+        return X, np.ascontiguousarray(y.reshape(len(y), -1))
 
     def score(self, X, y, sample_weight=None):
         """Coefficient of determination R^2 of the prediction.

@@ -306,6 +306,55 @@ def test_a_fit_pickled_after_an_epoch_finishes_exactly_as_if_never_stopped(small
     warm.set_params(warm_start=True).fit(X, y)
     assert warm.n_iter_ > once.n_iter_ or warm.loss_curve_ != once.loss_curve_
 
+
+@pytest.mark.parametrize("Estimator", [DBNClassifier, DBNRegressor])
+def test_partial_fit_calls_are_the_epochs_of_one_fit(small, Estimator):
+    # Velocity, schedule, data orders and dropout masks go on from call to
+    # call: n calls on the same data are one fit of n epochs, bit for bit.
+    X, y = small
+    kw = dict(FAST, max_iter=4, dropout=0.2, input_dropout=0.1, learning_rate="exponential",
+              learning_rate_decay=0.7, momentum_init=0.5, momentum_ramp_epochs=3,
+              n_iter_output_only=1, random_state=0)
+    target = y if Estimator is DBNClassifier else (y / 9.0).astype(np.float32)
+    once = Estimator(**kw).fit(X, target)
+    inc = Estimator(**kw, n_iter_no_change=1, tol=10.0)  # would stop fit after 3 epochs
+    extra = {"classes": np.arange(10)} if Estimator is DBNClassifier else {}
+    for _ in range(4):
+        inc.partial_fit(X, target, **extra)
+    assert inc.n_iter_ == once.n_iter_ == 4  # patience ignored, as in scikit-learn
+    assert inc.loss_curve_ == once.loss_curve_ and inc.t_ == once.t_
+    for a, b in zip(inc.coefs_ + inc.intercepts_, once.coefs_ + once.intercepts_):
+        assert_array_equal(a, b)
+    # A pickled model goes on the same way.
+    half = Estimator(**kw)
+    half.partial_fit(X, target, **extra).partial_fit(X, target)
+    half = pickle.loads(pickle.dumps(half))
+    half.partial_fit(X, target).partial_fit(X, target)
+    assert_array_equal(half.coefs_[0], once.coefs_[0])
+    # fit starts over.
+    inc.set_params(n_iter_no_change=10, tol=1e-4)  # the defaults, as once's
+    assert_array_equal(inc.fit(X, target).coefs_[0], once.coefs_[0])
+
+
+def test_partial_fit_classes_and_checks(small):
+    X, y = small
+    clf = DBNClassifier(**FAST, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, y)
+    first = y < 5  # the first batch lacks classes 5-9
+    clf.partial_fit(X[first], y[first], classes=np.arange(10))
+    assert_array_equal(clf.classes_, np.arange(10)) and clf.predict_proba(X).shape == (400, 10)
+    clf.partial_fit(X[~first], y[~first])
+    assert clf.n_iter_ == 2
+    with pytest.raises(ValueError, match="labels not seen"):
+        clf.partial_fit(X, y + 10)
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :10], y)
+    # Unlabelled rows (-1) take no part, and early stopping is ignored.
+    semi = DBNClassifier(**FAST, early_stopping=True, random_state=0)
+    semi.partial_fit(X, np.where(first, y, -1), classes=np.arange(10))
+    assert semi.validation_scores_ == [] and semi.t_ == first.sum()
+
 def test_momentum_init_without_ramp_epochs_is_refused_before_pretraining(small):
     X, y = small
     clf = DBNClassifier(**FAST, momentum_init=0.5)
