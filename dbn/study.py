@@ -5,13 +5,12 @@ Every run fine-tunes a :class:`~dbn.DBNClassifier`, from a pretrained
 :class:`~dbn.DBN` or from random weights, and is written, as soon as it
 finishes, to ``<out>/<key>.json`` (a temporary file renamed with
 :func:`os.replace`, so a record is either complete or absent).  Running the
-same study again skips the finished runs.  A pretraining in progress keeps
-each finished layer in ``<out>/partial/<stack>/``, and a run in progress is
-pickled to ``<out>/partial/<key>.pkl`` every few minutes of fine-tuning (after an epoch,
-with everything the fit carries to the next one), and the same study run
-again finishes it from there, giving the record it would have given
-uninterrupted: an interrupted study loses at most those minutes of each run
-in progress.
+same study again skips the finished runs and takes up the ones in progress:
+a pretraining keeps each finished layer in ``<out>/partial/<stack>/``, and a
+fine-tuning is pickled to ``<out>/partial/<key>.pkl`` every few minutes
+(after an epoch, with everything the fit carries to the next one), from
+which it is finished with the record it would have had uninterrupted.  An
+interrupted study loses at most those minutes of each run in progress.
 
 Pretraining is done once per seed and shared: by every label count of that
 seed (the stack never sees a label) and by every depth (greedy pretraining
