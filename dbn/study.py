@@ -336,6 +336,9 @@ PRESETS = {
             #   epochs with steps scaled by 1 - momentum, at the same
             #   steady-state rates: 1.148% (last 10 epochs; 1.160% without);
             #   at their rate 1.0 * 0.998 ** epoch: 1.227%.  Not adopted.
+            #   Nor a max-norm constraint (c = 6, above most pretrained
+            #   units' norms; their 3-4 would shrink nearly all): 1.142% at
+            #   these rates, 1.194% at 1.0 * 0.995 ** epoch.
             # - he-relu-dropout: 0.01 (1.62%; 0.02: 1.63%, 0.05: 2.25%,
             #   0.1: 22%, 0.2: chance), constant, 100 epochs.
             # - glorot-relu-dropout: He's rate, not chosen separately.
@@ -359,8 +362,9 @@ PRESETS = {
                  "unstable from 0.05 up). Srivastava et al. trained for thousands of epochs with a "
                  "momentum ramp (their ramp to 0.99 with steps scaled by 1 - momentum, tried "
                  "at 600 epochs: 1.15% at dbn-dropout-long's rates, 1.23% at their rate 1.0; "
-                 "not adopted); dbn-dropout's budget is the mnist preset's order. Time on 2 quiet "
-                 "cores, measured end to end for one DBN-with-dropout seed: pretraining "
+                 "not adopted; nor max-norm 6: 1.14%, 1.19% at rate 1.0); dbn-dropout's budget "
+                 "is the mnist preset's order. Time on 2 quiet cores, measured end to end for "
+                 "one DBN-with-dropout seed: pretraining "
                  "428 s, fine-tuning 1,163 s (26.6 min); about 2.5 hours in all (3 "
                  "pretrainings shared with the mnist preset through --pretrained-dir, 3 "
                  "dropout fine-tunings of 200 epochs, 6 of 100), and about 3 hours more for "
