@@ -338,7 +338,7 @@ PRESETS = {
             #   at their rate 1.0 * 0.998 ** epoch: 1.227%.  Not adopted.
             #   Nor a max-norm constraint (c = 6, above most pretrained
             #   units' norms; their 3-4 would shrink nearly all): 1.142% at
-            #   these rates, 1.194% at 1.0 * 0.995 ** epoch.
+            #   these rates, 1.194% at 1.0 * 0.995 ** epoch; c = 4: 1.136%.
             # - he-relu-dropout: 0.01 (1.62%; 0.02: 1.63%, 0.05: 2.25%,
             #   0.1: 22%, 0.2: chance), constant, 100 epochs.
             # - glorot-relu-dropout: He's rate, not chosen separately.
