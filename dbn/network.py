@@ -1013,13 +1013,10 @@ class DBNRegressor(RegressorMixin, _BaseDBNNetwork):
     def partial_fit(self, X, y):
         """One epoch of fine-tuning on ``(X, y)``, as scikit-learn's MLP's.
 
-        The first call initialises the network as :meth:`fit` does; with
-        ``init="dbn"`` it pretrains on this ``X`` alone (pass a fitted
-        :class:`~dbn.DBN` as ``init`` to pretrain on more).  Each call then
-        goes on where the last one left off: the momentum's velocity, the
-        learning-rate schedule, the data orders and the dropout masks, so
-        that ``n`` calls on the same data are the ``n`` epochs of one
-        :meth:`fit` without early stopping (``early_stopping`` is ignored).
+        As :meth:`DBNClassifier.partial_fit`: the first call initialises
+        (and pretrains on this ``X``), later ones go on where the last left
+        off, ``n`` calls on the same data being the ``n`` epochs of one
+        :meth:`fit` without early stopping.
 
         Parameters
         ----------
