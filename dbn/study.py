@@ -1009,17 +1009,26 @@ def _stack_file(config):
             f"{split}__{digest}.pkl")
 
 
-def _load_stack(path, config):
+def _load_saved(path, config, unusable):
+    """The dict pickled at ``path`` if it was saved for this very ``config``, else None.
+
+    A file that cannot be read (another pickle format, a truncated file, ...)
+    is warned about as ``"{path}: {unusable} ({error})"``.
+    """
     try:
         with open(path, "rb") as f:
             saved = pickle.load(f)
     except FileNotFoundError:
         return None
     except Exception as exc:  # stale pickle format, truncated file, ...
-        warnings.warn(f"{path}: cannot reuse this pretrained stack ({exc}); pretraining again.",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(f"{path}: {unusable} ({exc})", RuntimeWarning, stacklevel=4)
         return None
-    return saved["stack"] if saved.get("config") == config else None
+    return saved if saved.get("config") == config else None
+
+
+def _load_stack(path, config):
+    saved = _load_saved(path, config, "cannot reuse this pretrained stack; pretraining again")
+    return None if saved is None else saved["stack"]
 
 
 def _save_stack(path, config, stack):
@@ -1041,16 +1050,7 @@ def _load_checkpoint(path, config):
     """The checkpoint of a run with this very ``config``, or None."""
     if path is None:
         return None
-    try:
-        with open(path, "rb") as f:
-            saved = pickle.load(f)
-    except FileNotFoundError:
-        return None
-    except Exception as exc:  # a checkpoint of another version, a truncated file, ...
-        warnings.warn(f"{path}: cannot resume from this checkpoint ({exc}); the run starts "
-                      "over.", RuntimeWarning, stacklevel=3)
-        return None
-    return saved if saved.get("config") == config else None
+    return _load_saved(path, config, "cannot resume from this checkpoint; the run starts over")
 
 
 def _stack_plan(runs):
