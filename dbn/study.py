@@ -339,6 +339,9 @@ PRESETS = {
             #   Nor a max-norm constraint (c = 6, above most pretrained
             #   units' norms; their 3-4 would shrink nearly all): 1.142% at
             #   these rates, 1.194% at 1.0 * 0.995 ** epoch; c = 4: 1.136%.
+            #   Nor dropout of the hidden units only (input_dropout 0, as in
+            #   Hinton et al.'s 2012 fine-tuning of the DBN): 1.133%; input
+            #   dropout 0.1: 1.198%.
             # - he-relu-dropout: 0.01 (1.62%; 0.02: 1.63%, 0.05: 2.25%,
             #   0.1: 22%, 0.2: chance), constant, 100 epochs.
             # - glorot-relu-dropout: He's rate, not chosen separately.
@@ -362,7 +365,9 @@ PRESETS = {
                  "unstable from 0.05 up). Srivastava et al. trained for thousands of epochs with a "
                  "momentum ramp (their ramp to 0.99 with steps scaled by 1 - momentum, tried "
                  "at 600 epochs: 1.15% at dbn-dropout-long's rates, 1.23% at their rate 1.0; "
-                 "not adopted; nor max-norm 6: 1.14%, 1.19% at rate 1.0); dbn-dropout's budget "
+                 "not adopted; nor max-norm 6: 1.14%, 1.19% at rate 1.0; "
+                 "nor hidden-only dropout, as Hinton et al. 2012 fine-tuned the DBN: 1.13%); "
+                 "dbn-dropout's budget "
                  "is the mnist preset's order. Time on 2 quiet cores, measured end to end for "
                  "one DBN-with-dropout seed: pretraining "
                  "428 s, fine-tuning 1,163 s (26.6 min); about 2.5 hours in all (3 "
