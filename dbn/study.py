@@ -367,10 +367,9 @@ PRESETS = {
                  "at 600 epochs: 1.15% at dbn-dropout-long's rates, 1.23% at their rate 1.0; "
                  "not adopted; nor max-norm 6: 1.14%, 1.19% at rate 1.0; "
                  "nor hidden-only dropout, as Hinton et al. 2012 fine-tuned the DBN: 1.13%); "
-                 "dbn-dropout's budget "
-                 "is the mnist preset's order. Time on 2 quiet cores, measured end to end for "
-                 "one DBN-with-dropout seed: pretraining "
-                 "428 s, fine-tuning 1,163 s (26.6 min); about 2.5 hours in all (3 "
+                 "dbn-dropout's budget is the mnist preset's order. Time on 2 quiet cores, "
+                 "measured end to end for one DBN-with-dropout seed: pretraining 428 s, "
+                 "fine-tuning 1,163 s (26.6 min); about 2.5 hours in all (3 "
                  "pretrainings shared with the mnist preset through --pretrained-dir, 3 "
                  "dropout fine-tunings of 200 epochs, 6 of 100), and about 3 hours more for "
                  "dbn-dropout-long's 3 fine-tunings of 600 epochs.",
