@@ -41,7 +41,8 @@ first); ``pretraining_history`` (per layer, per epoch); ``pretraining_time``
 (seconds its stack took, done once and shared), ``finetune_time``,
 ``wall_time`` (this run's task plus its pretraining); ``started`` and
 ``finished`` (UTC); ``versions`` (dbn, numpy, scipy, numba, sklearn,
-python); ``machine`` (cpu count, platform); ``blas_threads``;
+python); ``machine`` (cpu count, platform, the CPU Numba compiled for, the
+kernel each OpenBLAS chose: see :func:`_machine`); ``blas_threads``;
 ``resumed_at_epochs`` (the epochs after which the run was resumed from a
 checkpoint, usually none).
 
@@ -708,8 +709,25 @@ def _versions():
 
 
 def _machine():
+    """Where a run ran, including the two choices made per processor that
+    change the last bits of its results: the CPU Numba compiles the kernels
+    for (``NUMBA_CPU_NAME`` and ``NUMBA_CPU_FEATURES`` pin it) and the kernel
+    each loaded OpenBLAS picked (``OPENBLAS_CORETYPE`` pins it)."""
+    import numba
+    from llvmlite import binding
+    from threadpoolctl import threadpool_info
+
+    from ._blas import BLAS_LIBRARY
+
+    blas = sorted({" ".join(str(i.get(k)) for k in ("internal_api", "version", "architecture"))
+                   for i in threadpool_info() if i["user_api"] == "blas"})
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "machine": platform.machine(), "processor": platform.processor()}
+            "machine": platform.machine(), "processor": platform.processor(),
+            "numba_cpu": numba.config.CPU_NAME or binding.get_host_cpu_name(),
+            # None: every feature of this host (NUMBA_CPU_FEATURES unset).
+            "numba_cpu_features": ("host" if numba.config.CPU_FEATURES is None
+                                   else numba.config.CPU_FEATURES),
+            "blas": blas, "kernel_blas": os.path.basename(BLAS_LIBRARY)}
 
 
 class _Interrupted(KeyboardInterrupt):

@@ -40,6 +40,35 @@ RECORD_FIELDS = {
 }
 
 
+def _numba_cpu():
+    import numba
+    from llvmlite import binding
+
+    return numba.config.CPU_NAME or binding.get_host_cpu_name()
+
+
+def _blas_kernels():
+    from threadpoolctl import threadpool_info
+
+    return sorted({f"{i['internal_api']} {i['version']} {i['architecture']}"
+                   for i in threadpool_info() if i["user_api"] == "blas"})
+
+
+def test_the_record_names_the_cpu_numba_compiles_for(monkeypatch):
+    # NUMBA_CPU_NAME (read into numba.config) changes the compiled kernels'
+    # last bits, so the record must follow it, not the host's name.
+    import numba
+
+    monkeypatch.setattr(numba.config, "CPU_NAME", "haswell")
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", "+avx2")
+    machine = study._machine()
+    assert (machine["numba_cpu"], machine["numba_cpu_features"]) == ("haswell", "+avx2")
+    monkeypatch.setattr(numba.config, "CPU_NAME", None)
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", None)
+    machine = study._machine()
+    assert (machine["numba_cpu"], machine["numba_cpu_features"]) == (_numba_cpu(), "host")
+
+
 def _tmp_files(folder):
     return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
 
@@ -145,6 +174,9 @@ def test_records_have_the_documented_fields(tiny_study):
         assert norms.shape == (rec["n_iter"], c["depth"] + 1) and (norms > 0).all()
         assert set(rec["versions"]) >= {"dbn", "numpy", "scipy", "numba", "sklearn"}
         assert set(rec["machine"]) >= {"cpu_count", "platform"}
+        assert rec["machine"]["numba_cpu"] == _numba_cpu()
+        assert rec["machine"]["numba_cpu_features"] == "host"  # NUMBA_CPU_FEATURES unset
+        assert rec["machine"]["blas"] == _blas_kernels()
         assert rec["blas_threads"] == 1  # the preset's "threads"
         assert rec["started"] <= rec["finished"]
         assert c["classifier"]["hidden_layer_sizes"] == [16] * c["depth"]
