@@ -727,7 +727,7 @@ def _machine():
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
             "machine": platform.machine(), "processor": platform.processor(),
             "numba_cpu": numba.config.CPU_NAME or binding.get_host_cpu_name(),
-            # None: every feature of this host (NUMBA_CPU_FEATURES unset).
+            # "host": every feature of this host (NUMBA_CPU_FEATURES unset).
             "numba_cpu_features": ("host" if numba.config.CPU_FEATURES is None
                                    else numba.config.CPU_FEATURES),
             "blas": blas, "kernel_blas": os.path.basename(BLAS_LIBRARY)}
