@@ -54,11 +54,9 @@ import hashlib, json, sys, warnings
 import numpy as np
 sys.path.insert(0, {root!r})
 warnings.simplefilter("ignore")
-import numba
-from llvmlite import binding
-from threadpoolctl import threadpool_info
 from dbn import BernoulliRBM, DBNClassifier
 from dbn.datasets import load_mnist
+from dbn.study import _machine
 
 data = load_mnist({data_home!r}, download=False)
 X, y = data.data[:10000], data.target[:10000]
@@ -67,11 +65,11 @@ rbm = BernoulliRBM(n_components=500, n_iter=1, batch_size=100, learning_rate=0.1
 clf = DBNClassifier(hidden_layer_sizes=(500,), init="glorot", max_iter=1, batch_size=100,
                     random_state=0).fit(X, y)
 digest = lambda a: hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+# What ran, as a study record names it: Numba's target and the OpenBLAS kernels.
+machine = _machine()
 print(json.dumps(dict(
-    numba_cpu=numba.config.CPU_NAME or binding.get_host_cpu_name(),
-    numba_cpu_features="host" if numba.config.CPU_FEATURES is None else numba.config.CPU_FEATURES,
-    blas=sorted({{i["architecture"] for i in threadpool_info() if i["user_api"] == "blas"}}),
-    rbm=digest(rbm.components_), classifier=digest(clf.coefs_[0]))))
+    numba_cpu=machine["numba_cpu"], numba_cpu_features=machine["numba_cpu_features"],
+    blas=machine["blas"], rbm=digest(rbm.components_), classifier=digest(clf.coefs_[0]))))
 """
 
 
@@ -98,7 +96,7 @@ def main(argv=None):
     for name, settings in CASES.items():
         res = results[name] = {"settings": settings, **run_case(settings, args.data_home)}
         print(f"{name:21s} numba cpu {res['numba_cpu']:8s} {res['numba_cpu_features']:16s} "
-              f"OpenBLAS {','.join(res['blas']):11s} rbm {res['rbm']}  classifier {res['classifier']}")
+              f"rbm {res['rbm']}  classifier {res['classifier']}  OpenBLAS {'; '.join(res['blas'])}")
     base = results["default"]
     for res in results.values():
         res["same_as_default"] = (res["rbm"], res["classifier"]) == (base["rbm"],
