@@ -53,32 +53,31 @@ def main(argv=None):
                         help="pretraining epochs per layer of the stacks to compare")
     parser.add_argument("--inits", nargs="+", default=["dbn"])
     parser.add_argument("--labels", type=int, default=100)
-    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--data-home", default=default_data_home())
     parser.add_argument("--out", required=True, help="JSON-lines file the rows go to")
     args = parser.parse_args(argv)
 
-    import pickle
-
     from dbn import study
 
-    data_home = args.data_home or default_data_home()
-    env = {"data_home": str(data_home), "download": False, "threads": 1,
+    env = {"data_home": str(args.data_home), "download": False, "threads": 1,
            "checkpoint_dir": None, "checkpoint_every": None}
     done = _done(args.out)
     for n_iter in args.pretrain_epochs:
         runs = study.plan_study("mnist-labels", validate=True, seeds=1, inits=args.inits,
                                 overrides={"labels": [args.labels],
                                            "pretraining.n_iter": n_iter})
-        _, run_stack = study._stack_plan(runs)
+        stack_configs, run_stack = study._stack_plan(runs)
         stacks = {}
         for run in runs:
-            path = Path(args.stacks_dir) / run_stack[run.key]
-            if not path.exists():
-                raise SystemExit(f"{path}: no such stack; pretrain it with the study "
-                                 f"(--set pretraining.n_iter={n_iter} --pretrained-dir).")
-            if path not in stacks:
-                with open(path, "rb") as f:
-                    stacks[path] = pickle.load(f)["stack"]
+            name = run_stack[run.key]
+            if name not in stacks:
+                # The study's own loader: None unless saved for these settings.
+                stacks[name] = study._load_stack(Path(args.stacks_dir) / name,
+                                                 stack_configs[name])
+            if stacks[name] is None:
+                raise SystemExit(f"{Path(args.stacks_dir) / name}: no such stack; pretrain it "
+                                 f"with the study (--set pretraining.n_iter={n_iter} "
+                                 f"--pretrained-dir).")
             for subset in args.subsets:
                 if (run.init, args.labels, n_iter, subset) in done:
                     continue
@@ -86,11 +85,10 @@ def main(argv=None):
                 # random_state 0, so rows differ by their subset alone.
                 config = json.loads(json.dumps(run.config))
                 config["seed"] = subset
-                with study._blas_threads(1):
-                    rec = study._run(run.key, config, env, stacks[path])
+                rec = study._run_task(run.key, config, env, stacks[name])
                 curve = rec["eval_error_curve"]
                 row = {"init": run.init, "labels": args.labels, "pretrain_epochs": n_iter,
-                       "subset": subset, "stack": path.name,
+                       "subset": subset, "stack": name,
                        "validation_error": rec["validation_error"],
                        "last10": sum(curve[-10:]) / len(curve[-10:]),
                        "finetune_time": rec["finetune_time"]}
