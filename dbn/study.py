@@ -39,10 +39,12 @@ test, after each epoch: with ``validate=True`` the number of epochs is
 chosen from it), ``validation_scores``, ``gradient_norms`` (epochs x weight layers, input
 first); ``pretraining_history`` (per layer, per epoch); ``pretraining_time``
 (seconds its stack took, done once and shared), ``finetune_time``,
-``wall_time`` (this run's task plus its pretraining); ``started`` and
-``finished`` (UTC); ``versions`` (dbn, numpy, scipy, numba, sklearn,
-python); ``machine`` (cpu count, platform, the CPU Numba compiled for, the
-kernel each OpenBLAS chose: see :func:`_machine`); ``blas_threads``;
+``wall_time`` (this run's task plus its pretraining; for a run resumed
+from a checkpoint, every part's fine-tuning, not the time between the
+parts); ``started`` (when its first part started) and ``finished`` (UTC);
+``versions`` (dbn, numpy, scipy, numba, sklearn, python); ``machine`` (cpu
+count, platform, the CPU Numba compiled for, the kernel each OpenBLAS
+chose: see :func:`_machine`); ``blas_threads``;
 ``resumed_at_epochs`` (the epochs after which the run was resumed from a
 checkpoint, usually none).
 
@@ -856,6 +858,9 @@ def _run(key, config, env, stack):
     else:  # the rest of a fit pickled after an epoch: the same record as uninterrupted
         clf, eval_curve, done_time = saved["estimator"], saved["eval_curve"], saved["finetune_time"]
         resumed = saved["resumed_at_epochs"] + [int(clf.n_iter_)]
+        # The run started when its first part did (checkpoints of older
+        # versions did not keep it: then this part's start).
+        started = saved.get("started", started)
     t_fit = last_save = time.perf_counter()
 
     def monitor(est):
@@ -864,7 +869,8 @@ def _run(key, config, env, stack):
         now = time.perf_counter()
         if checkpoint is not None and now - last_save >= env["checkpoint_every"]:
             state = {"config": config, "estimator": est, "eval_curve": eval_curve,
-                     "finetune_time": done_time + now - t_fit, "resumed_at_epochs": resumed}
+                     "finetune_time": done_time + now - t_fit, "resumed_at_epochs": resumed,
+                     "started": started}
             _save_pickle(checkpoint, state)
             last_save = time.perf_counter()
 
@@ -894,7 +900,8 @@ def _run(key, config, env, stack):
         "pretraining_history": history,
         "pretraining_time": pretraining_time,
         "finetune_time": finetune_time,
-        "wall_time": time.perf_counter() - t0 + pretraining_time,
+        # done_time: the fine-tuning that earlier parts of a resumed run did.
+        "wall_time": time.perf_counter() - t0 + done_time + pretraining_time,
         "started": started,
         "finished": _now(),
         "versions": _versions(),

@@ -286,6 +286,19 @@ def test_a_run_in_progress_finishes_from_its_checkpoint(tmp_path, monkeypatch, i
         assert study._load_checkpoint(path, config) is None
     with pytest.raises(ValueError, match="checkpoint_every must be"):
         run_study(preset, cut, checkpoint_every=-1, **kw)
+    # A resumed run's start is its first part's, and its wall time counts
+    # the earlier parts' fine-tuning (here made to look long).
+    state = pickle.loads(checkpoint)
+    assert next(r for r in again if r["config"]["init"] == "normal")["started"] == state["started"]
+    state.update(started="2000-01-01T00:00:00+00:00", finetune_time=1000.0)
+    (tmp_path / "old" / "partial").mkdir(parents=True)
+    (tmp_path / "old" / "partial" / path.name).write_bytes(pickle.dumps(state))
+    old = {r["config"]["init"]: r for r in run_study(preset, tmp_path / "old", **kw)}
+    assert old["normal"]["resumed_at_epochs"] == [3]
+    assert old["normal"]["started"] == "2000-01-01T00:00:00+00:00"
+    assert old["normal"]["finetune_time"] > 1000.0
+    assert old["normal"]["wall_time"] > old["normal"]["finetune_time"]
+    assert old["dbn"]["started"] > "2000-01-01T00:00:00+00:00"
 
 
 def test_an_interrupted_pretraining_resumes_after_its_last_finished_layer(
