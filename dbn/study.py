@@ -11,6 +11,8 @@ fine-tuning is pickled to ``<out>/partial/<key>.pkl`` every few minutes
 (after an epoch, with everything the fit carries to the next one), from
 which it is finished with the record it would have had uninterrupted.  An
 interrupted study loses at most those minutes of each run in progress.
+Ctrl-C and SIGTERM (``kill``, ``timeout``, a batch system) both stop the
+worker processes too.
 
 Pretraining is done once per seed and shared: by every label count of that
 seed (the stack never sees a label) and by every depth (greedy pretraining
@@ -67,6 +69,8 @@ import os
 import pickle
 import platform
 import shutil
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -770,6 +774,28 @@ def _fit_quietly(estimator, *args):
             raise
 
 
+def _sigterm_interrupts():
+    """Make SIGTERM stop the study as Ctrl-C does; returns what undoes it.
+
+    Python's default for SIGTERM (``kill``, ``timeout``, a batch system) ends
+    the process at once, and joblib's worker processes, orphaned, go on with
+    their runs (seen here: for as long as an hour, writing checkpoints that
+    a rerun of the study then races with).  Raised as KeyboardInterrupt, it
+    makes joblib stop them, and the study ends with its usual message.  Only
+    from the main thread, and only over Python's default: a handler of the
+    caller's own is left alone.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("terminated (SIGTERM)")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _blas_threads(threads):
     """Context: at most ``threads`` BLAS threads (None: unchanged)."""
     if threads is None:
@@ -1360,6 +1386,7 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
             records[record["key"]] = record
             progress(_describe(record))
 
+        restore_sigterm = _sigterm_interrupts()
         try:
             # In waves of as many pretrainings as run at once (all of them on
             # Dask): each wave pretrains its stacks beside its share of the
@@ -1398,6 +1425,7 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
                       "run the same command again to finish the others.", flush=True)
             raise
         finally:
+            restore_sigterm()
             close()
     if env["checkpoint_dir"] is not None and not dry_run:
         with contextlib.suppress(OSError):  # kept if anything is left in it

@@ -1,11 +1,15 @@
 """Tests of dbn.study (the runner), dbn.report and the study/report subcommands."""
 
+import contextlib
 import csv
 import json
 import os
 import pickle
 import shutil
+import signal
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -229,6 +233,63 @@ def test_shared_stack_is_the_shallower_stack():
         direct = DBN((16, 12, 8)[:depth], n_iter=2, random_state=3).fit(X)
         np.testing.assert_array_equal(sub.transform(X), direct.transform(X))
         assert len(sub.rbms_) == depth and len(deep.rbms_) == 3
+
+
+def _children(pid):
+    """Pids of the live processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(stat))
+    return found
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_the_worker_processes_too(tmp_path):
+    # A study stopped with SIGTERM (kill, timeout, a batch system) stops its
+    # joblib workers as Ctrl-C does; Python's default would exit at once and
+    # leave them running their runs (here: 100,000 epochs).
+    preset = {**TINY, "depths": [1], "labels": ["all"], "inits": {"normal": {}},
+              "finetuning": {**TINY["finetuning"], "max_iter": 100000,
+                             "n_iter_no_change": 100000}}
+    script = ("from dbn.study import run_study\n"
+              f"run_study({preset!r}, {str(tmp_path)!r}, n_jobs=2, report=False, verbose=False)")
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    workers = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            workers = [p for p in _children(proc.pid)
+                       if b"popen_loky" in open(f"/proc/{p}/cmdline", "rb").read()]
+        assert len(workers) == 2
+        time.sleep(3)  # into their runs
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) != 0
+        deadline = time.monotonic() + 30
+        while any(map(_alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not any(map(_alive, workers))
+        assert not list(tmp_path.glob("*.json"))
+    finally:
+        proc.kill()
+        for pid in workers:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_interrupted_study_keeps_finished_records(tmp_path, monkeypatch, interrupt_on_call):
