@@ -250,6 +250,14 @@ def _children(pid):
     return found
 
 
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:  # gone meanwhile
+        return b""
+
+
 def _alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -274,8 +282,7 @@ def test_sigterm_stops_the_worker_processes_too(tmp_path):
         deadline = time.monotonic() + 120
         while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.5)
-            workers = [p for p in _children(proc.pid)
-                       if b"popen_loky" in open(f"/proc/{p}/cmdline", "rb").read()]
+            workers = [p for p in _children(proc.pid) if b"popen_loky" in _cmdline(p)]
         assert len(workers) == 2
         time.sleep(3)  # into their runs
         proc.send_signal(signal.SIGTERM)
