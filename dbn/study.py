@@ -779,11 +779,11 @@ def _sigterm_interrupts():
 
     Python's default for SIGTERM (``kill``, ``timeout``, a batch system) ends
     the process at once, and joblib's worker processes, orphaned, go on with
-    their runs (seen here: for as long as an hour, writing checkpoints that
-    a rerun of the study then races with).  Raised as KeyboardInterrupt, it
-    makes joblib stop them, and the study ends with its usual message.  Only
-    from the main thread, and only over Python's default: a handler of the
-    caller's own is left alone.
+    their runs (seen here: two workers went on with runs that had an hour
+    left, writing the checkpoints a rerun of the study was writing too).
+    Raised as KeyboardInterrupt, it makes joblib stop them, and the study
+    ends with its usual message.  Only from the main thread, and only over
+    Python's default: a handler of the caller's own is left alone.
     """
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
