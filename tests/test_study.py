@@ -235,19 +235,25 @@ def test_shared_stack_is_the_shallower_stack():
         assert len(sub.rbms_) == depth and len(deep.rbms_) == 3
 
 
+def _stat(pid):
+    """Fields of /proc/PID/stat after the command name (state, parent, ...); None: gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _alive(pid):
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
 def _children(pid):
     """Pids of the live processes whose parent is ``pid`` (Linux /proc)."""
-    found = []
-    for stat in os.listdir("/proc"):
-        if stat.isdigit():
-            try:
-                with open(f"/proc/{stat}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:  # gone meanwhile
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(stat))
-    return found
+    stats = {int(p): _stat(p) for p in os.listdir("/proc") if p.isdigit()}
+    return [p for p, fields in stats.items()
+            if fields is not None and fields[0] != "Z" and int(fields[1]) == pid]
 
 
 def _cmdline(pid):
@@ -256,14 +262,6 @@ def _cmdline(pid):
             return f.read()
     except OSError:  # gone meanwhile
         return b""
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
