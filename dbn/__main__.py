@@ -268,13 +268,21 @@ def main(argv=None):
                       help="hidden layers of the pretraining comparison (default 256 256)")
     _add_study_parser(sub)
     args = parser.parse_args(argv)
-    if args.command == "study":
-        return _study(args)
     if args.command == "report":
         return _report(args)
     if args.command == "demo":
         return _demo(args)
-    return _default_study(args)
+    from .study import _Terminated
+
+    try:
+        return _study(args) if args.command == "study" else _default_study(args)
+    except KeyboardInterrupt as exc:
+        # The study has said what it kept and how to go on (the same command
+        # again); a traceback would bury that line.  The shell's exit codes:
+        # 128 + the signal's number.
+        sigterm = isinstance(exc, _Terminated)
+        print(f"stopped by {'SIGTERM' if sigterm else 'Ctrl-C'}", file=sys.stderr)
+        return 143 if sigterm else 130
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ fine-tuning is pickled to ``<out>/partial/<key>.pkl`` every few minutes
 which it is finished with the record it would have had uninterrupted.  An
 interrupted study loses at most those minutes of each run in progress.
 Ctrl-C and SIGTERM (``kill``, ``timeout``, a batch system) both stop the
-worker processes too.
+worker processes too; ``python -m dbn`` then exits with the shell's code for
+the signal (130 or 143) after its line on what is kept.
 
 Pretraining is done once per seed and shared: by every label count of that
 seed (the stack never sees a label) and by every depth (greedy pretraining
@@ -777,26 +778,44 @@ def _fit_quietly(estimator, *args):
             raise
 
 
-def _sigterm_interrupts():
-    """Make SIGTERM stop the study as Ctrl-C does; returns what undoes it.
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as KeyboardInterrupt while a study runs."""
+
+
+class _SigtermInterrupts:
+    """Within it, SIGTERM stops the study as Ctrl-C does.
 
     Python's default for SIGTERM (``kill``, ``timeout``, a batch system) ends
     the process at once, and joblib's worker processes, orphaned, go on with
-    their runs (seen here: two workers went on with runs that had an hour
-    left, writing the checkpoints a rerun of the study was writing too).
-    Raised as KeyboardInterrupt, it makes joblib stop them, and the study
-    ends with its usual message.  Only from the main thread, and only over
-    Python's default: a handler of the caller's own is left alone.
+    their runs (seen here: two workers went on for 11 minutes with runs that
+    had an hour left, writing the checkpoints a rerun of the study was
+    writing too).  Raised as KeyboardInterrupt, it makes joblib stop them,
+    and the study ends with its usual message.  Only from the main thread,
+    and only over Python's default: a handler of the caller's own is left
+    alone.  What leaves it is ``_Terminated``, even where an estimator caught
+    the signal's exception and raised its own, so that the command line can
+    exit with SIGTERM's code.
     """
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
-        return lambda: None
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt("terminated (SIGTERM)")
+    def __enter__(self):
+        self.received = False
+        self.installed = (threading.current_thread() is threading.main_thread()
+                          and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL)
+        if self.installed:
+            signal.signal(signal.SIGTERM, self._interrupt)
+        return self
 
-    signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    def _interrupt(self, signum, frame):
+        self.received = True
+        raise _Terminated("terminated (SIGTERM)")
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if (self.received and isinstance(exc, KeyboardInterrupt)
+                and not isinstance(exc, _Terminated)):
+            raise _Terminated("terminated (SIGTERM)") from exc
+        return False
 
 
 def _blas_threads(threads):
@@ -1389,46 +1408,45 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
             records[record["key"]] = record
             progress(_describe(record))
 
-        restore_sigterm = _sigterm_interrupts()
         try:
-            # In waves of as many pretrainings as run at once (all of them on
-            # Dask): each wave pretrains its stacks beside its share of the
-            # random-init runs, then fine-tunes every run whose stack is
-            # ready.  So with n_jobs=1 seed 0 is recorded before seed 1 is
-            # pretrained: an interrupted study keeps whole runs, not stacks.
-            random_runs = [r for r in todo if r.key not in run_stack]
-            dbn_runs = [r for r in todo if r.key in run_stack]
-            per_wave = len(to_pretrain) if backend == "dask" else max(1, n_jobs)
-            n_waves = max(1, -(-len(to_pretrain) // per_wave))
-            for wave in range(n_waves):
-                pretrain = to_pretrain[wave * per_wave:(wave + 1) * per_wave]
-                calls = [(_pretrain_task, (stacks[f], env)) for f in pretrain]
-                calls += [(_run_task, (r.key, r.config, env))
-                          for r in random_runs[wave::n_waves]]
-                for i, result in as_completed(calls):
-                    if i < len(pretrain):
-                        fname = pretrain[i]
-                        _save_stack(stack_dir / fname, stacks[fname], result)
-                        layers = _stack_checkpoint_dir(env, stacks[fname])
-                        if layers is not None:
-                            shutil.rmtree(layers, ignore_errors=True)  # the stack is saved
-                        loaded[fname] = result
-                        progress(f"pretrained {fname} in {sum(result.fit_time_):.1f} s")
-                    else:
+            with _SigtermInterrupts():
+                # In waves of as many pretrainings as run at once (all of them on
+                # Dask): each wave pretrains its stacks beside its share of the
+                # random-init runs, then fine-tunes every run whose stack is
+                # ready.  So with n_jobs=1 seed 0 is recorded before seed 1 is
+                # pretrained: an interrupted study keeps whole runs, not stacks.
+                random_runs = [r for r in todo if r.key not in run_stack]
+                dbn_runs = [r for r in todo if r.key in run_stack]
+                per_wave = len(to_pretrain) if backend == "dask" else max(1, n_jobs)
+                n_waves = max(1, -(-len(to_pretrain) // per_wave))
+                for wave in range(n_waves):
+                    pretrain = to_pretrain[wave * per_wave:(wave + 1) * per_wave]
+                    calls = [(_pretrain_task, (stacks[f], env)) for f in pretrain]
+                    calls += [(_run_task, (r.key, r.config, env))
+                              for r in random_runs[wave::n_waves]]
+                    for i, result in as_completed(calls):
+                        if i < len(pretrain):
+                            fname = pretrain[i]
+                            _save_stack(stack_dir / fname, stacks[fname], result)
+                            layers = _stack_checkpoint_dir(env, stacks[fname])
+                            if layers is not None:
+                                shutil.rmtree(layers, ignore_errors=True)  # the stack is saved
+                            loaded[fname] = result
+                            progress(f"pretrained {fname} in {sum(result.fit_time_):.1f} s")
+                        else:
+                            finished(result)
+                    ready = [r for r in dbn_runs
+                             if r.key not in records and run_stack[r.key] in loaded]
+                    calls = [(_run_task, (r.key, r.config, env, loaded[run_stack[r.key]]))
+                             for r in ready]
+                    for _, result in as_completed(calls):
                         finished(result)
-                ready = [r for r in dbn_runs
-                         if r.key not in records and run_stack[r.key] in loaded]
-                calls = [(_run_task, (r.key, r.config, env, loaded[run_stack[r.key]]))
-                         for r in ready]
-                for _, result in as_completed(calls):
-                    finished(result)
         except KeyboardInterrupt:
             if verbose:
                 print(f"interrupted: {len(records)} of {len(runs)} runs are recorded in {out}; "
                       "run the same command again to finish the others.", flush=True)
             raise
         finally:
-            restore_sigterm()
             close()
     if env["checkpoint_dir"] is not None and not dry_run:
         with contextlib.suppress(OSError):  # kept if anything is left in it

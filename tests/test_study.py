@@ -633,3 +633,44 @@ def test_bare_command_runs_the_digits_study_and_prints_the_table(monkeypatch, tm
     monkeypatch.setattr(cli, "_demo", lambda args: seen.append(args) or 0)
     assert main(["demo", "--n-iter", "3", "--seeds", "2"]) == 0
     assert seen[-1].n_iter == 3 and seen[-1].seeds == 2
+
+
+@pytest.mark.skipif(signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL,
+                    reason="SIGTERM has a handler here: the study would leave it alone")
+def test_cli_stopped_study_exits_with_the_signals_code_not_a_traceback(monkeypatch, tmp_path,
+                                                                        capsys):
+    # The study prints what it kept and how to go on; the CLI then exits as a
+    # shell expects (128 + the signal) instead of raising KeyboardInterrupt.
+    import dbn.study
+
+    def stopped_by(sig, caught=False):
+        def fake_run_study(*args, **kw):
+            with dbn.study._SigtermInterrupts():  # what run_study does
+                try:
+                    if sig == signal.SIGINT:
+                        raise KeyboardInterrupt
+                    os.kill(os.getpid(), sig)
+                    time.sleep(30)  # the handler raises here
+                except KeyboardInterrupt as exc:
+                    if caught:  # as an estimator's fit does, then the study
+                        raise dbn.study._Interrupted("interrupted by user") from exc
+                    raise
+            raise AssertionError("not stopped")
+        return fake_run_study
+
+    def cli(argv):
+        try:
+            return main(argv)
+        except KeyboardInterrupt as exc:  # else pytest would stop the session
+            pytest.fail(f"the CLI raised {exc!r}")
+
+    argv = ["study", "--preset", "digits", "--out", str(tmp_path)]
+    for caught in (False, True):
+        monkeypatch.setattr(dbn.study, "run_study", stopped_by(signal.SIGTERM, caught))
+        assert cli(argv) == 143
+        assert capsys.readouterr().err == "stopped by SIGTERM\n"
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    monkeypatch.setattr(dbn.study, "run_study", stopped_by(signal.SIGINT))
+    assert cli(argv) == 130
+    assert cli(["--out", str(tmp_path)]) == 130  # the default study too
+    assert capsys.readouterr().err == "stopped by Ctrl-C\n" * 2
