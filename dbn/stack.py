@@ -392,15 +392,21 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                     print(f"[DBN] layer {i + 1}/{len(rbms)}: {type(rbm).__name__} "
                           f"{width} -> {rbm.n_components}", flush=True)
                 try:
-                    if isinstance(rbm, _JointLabelRBM):
-                        if i == 0:
-                            rbm._check_X(X, reset=True)  # binary data only
-                        rbm._fit_labelled(base, labels, len(self.classes_), below)
-                    elif i == 0:
-                        rbm.fit(X)  # validates X for its unit type
-                    else:
-                        rbm._validate_params()
-                        rbm._fit_from(base, below)
+                    with warnings.catch_warnings():
+                        # On Ctrl-C the layer's own warning would say "after n
+                        # epochs" of a layer the user never named; the DBN's,
+                        # below, says which layer and what is kept.
+                        warnings.filterwarnings("ignore", message=r"\w+RBM: training interrupted",
+                                                category=UserWarning)
+                        if isinstance(rbm, _JointLabelRBM):
+                            if i == 0:
+                                rbm._check_X(X, reset=True)  # binary data only
+                            rbm._fit_labelled(base, labels, len(self.classes_), below)
+                        elif i == 0:
+                            rbm.fit(X)  # validates X for its unit type
+                        else:
+                            rbm._validate_params()
+                            rbm._fit_from(base, below)
                 except DivergenceError as exc:
                     raise DivergenceError(f"DBN layer {i + 1} of {len(rbms)}: {exc}") from exc
                 if rbm._interrupted:
