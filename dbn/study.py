@@ -366,7 +366,7 @@ PRESETS = {
             #   epochs 300-600): the variants gain 0.05-0.06 on it, but
             #   input dropout 0, 0.1 and 0.2 give 1.133, 1.198 and 1.196%,
             #   out of order, so one run's noise is as large.  Hidden-only
-            #   dropout, the best, on the test set: 1.09% on seeds 0 and 1.
+            #   dropout, the best, on the test set: 1.09% (median of 3).
             # - he-relu-dropout: 0.01 (1.62%; 0.02: 1.63%, 0.05: 2.25%,
             #   0.1: 22%, 0.2: chance), constant, 100 epochs.
             # - glorot-relu-dropout: He's rate, not chosen separately.
@@ -395,7 +395,7 @@ PRESETS = {
                  "1.14% at 1,500 epochs; nor that with max-norm 4: 1.14%, 1.17% with the "
                  "ramp too; nor 100 pretraining epochs a layer: 1.18%; on the variants' "
                  "own stack sample the preset's setting gives 1.20%, and hidden-only "
-                 "dropout, the best, tested: 1.09% on seeds 0 and 1); "
+                 "dropout, the best, tested: 1.09% median of 3 seeds); "
                  "dbn-dropout's budget is the mnist preset's order. Time on 2 quiet cores, "
                  "measured end to end for one DBN-with-dropout seed: pretraining 428 s, "
                  "fine-tuning 1,163 s (26.6 min); about 2.5 hours in all (3 "
