@@ -903,7 +903,8 @@ def _run(key, config, env, stack):
     record = {"key": key, "format": RECORD_FORMAT, "status": "ok", "config": config}
     # The held-out error after every epoch: the learning curve, and with
     # validate=True what the number of epochs is chosen from (a forward
-    # pass over the held-out images, about 1% of an MNIST epoch).
+    # pass over the held-out images: for 784-500-500-2000-10 on MNIST's
+    # 10,000 test images 0.49 s against 9.2 s an epoch at one thread, 5%).
     checkpoint = _checkpoint_path(env, key)
     saved = _load_checkpoint(checkpoint, config)
     if saved is None:
