@@ -7,6 +7,8 @@ models real-valued data with Gaussian visible units.  Both only validate,
 allocate, seed and call the kernels of :mod:`dbn._rbm_kernels`.
 """
 
+import contextlib
+import contextvars
 import numbers
 import time
 import warnings
@@ -138,11 +140,26 @@ class _Below:
         return lower_W, lower_b, self.sizes, work
 
 
+#: True while a DBN fits its layers: its own warning then names the layer.
+_FITTING_A_LAYER = contextvars.ContextVar("_FITTING_A_LAYER", default=False)
+
+
+@contextlib.contextmanager
+def _as_dbn_layer():
+    """Within it, an interrupted RBM leaves the warning to its DBN."""
+    token = _FITTING_A_LAYER.set(True)
+    try:
+        yield
+    finally:
+        _FITTING_A_LAYER.reset(token)
+
+
 def _interruptible(fit_epochs, *args):
     """Run ``fit_epochs``; Ctrl-C stops training but keeps a usable model.
 
     As scikit-learn's MLP: the epochs completed so far stay (in ``n_iter_``
-    and ``history_``), a warning says so, and ``fit`` returns the estimator;
+    and ``history_``), a warning says so (the DBN's, naming the layer, for
+    one of a DBN's layers), and ``fit`` returns the estimator;
     ``partial_fit`` (or ``fit`` of a DBN layer by layer) continues from there.
     """
     estimator = fit_epochs.__self__
@@ -151,6 +168,8 @@ def _interruptible(fit_epochs, *args):
         return fit_epochs(*args)
     except KeyboardInterrupt:
         estimator._interrupted = True
+        if _FITTING_A_LAYER.get():
+            return estimator
         warnings.warn(
             f"{type(estimator).__name__}: training interrupted by user after "
             f"{estimator.n_iter_} epoch(s); the model keeps them.",

@@ -35,7 +35,7 @@ from ._io import remove_stale_temporaries, write_atomic
 from ._persistence import PickleStampMixin
 from ._rng import new_state
 from .exceptions import DivergenceError, check_finite_output
-from .rbm import BernoulliRBM, GaussianBernoulliRBM, LinearHiddenRBM, _Below, _JointLabelRBM
+from .rbm import BernoulliRBM, GaussianBernoulliRBM, LinearHiddenRBM, _as_dbn_layer, _Below, _JointLabelRBM
 
 __all__ = ["DBN"]
 
@@ -392,12 +392,10 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                     print(f"[DBN] layer {i + 1}/{len(rbms)}: {type(rbm).__name__} "
                           f"{width} -> {rbm.n_components}", flush=True)
                 try:
-                    with warnings.catch_warnings():
-                        # On Ctrl-C the layer's own warning would say "after n
-                        # epochs" of a layer the user never named; the DBN's,
-                        # below, says which layer and what is kept.
-                        warnings.filterwarnings("ignore", message=r"\w+RBM: training interrupted",
-                                                category=UserWarning)
+                    # On Ctrl-C the layer's own warning would say "after n
+                    # epochs" of a layer the user never named; the DBN's,
+                    # below, says which layer and what is kept.
+                    with _as_dbn_layer():
                         if isinstance(rbm, _JointLabelRBM):
                             if i == 0:
                                 rbm._check_X(X, reset=True)  # binary data only
