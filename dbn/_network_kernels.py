@@ -6,7 +6,10 @@ momentum.  :func:`sgd_epoch` runs a whole epoch in compiled code: per batch it
 calls BLAS (through :func:`dbn._blas.gemm`, the same library as NumPy's ``@``)
 for the matrix products and fuses all elementwise work into single passes over
 their outputs.  Nothing here is parallel: the BLAS calls use the BLAS thread
-pool, and a second pool alternating with it was measured 5-100x slower.
+pool, and a second pool alternating with it was measured 5-100x slower (Numba's
+OpenMP layer); even on its ``workqueue`` layer, whose threads sleep between
+regions, the heaviest kernels in parallel made a batch 1.09x slower on 2 cores
+(``benchmarks/thread_pools.py``).
 
 Conventions
 -----------
