@@ -241,6 +241,26 @@ def _check_identical():
         raise AssertionError("the prange kernels do not reproduce the serial ones")
 
 
+def _check_shards(threads):
+    """The sharded products compute what the whole-batch ones do."""
+    Ws, As, Ds, Gs = _buffers(np.random.default_rng(2))
+    # The shards are cut before the products, so they start from the random
+    # values, not from the results they must reproduce.
+    Ah, Dh = _shards(As, threads), _shards(Ds, threads)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        _products(BLAS_KIND, Ws, As, Ds, Gs)
+        Gs2 = numba.typed.List([np.zeros_like(G) for G in Gs])
+        _sharded_products(BLAS_KIND, Ws, Ah, Dh, As, Ds, Gs2, threads)
+    for layer in range(1, len(SIZES)):
+        a = np.hstack([Ah[s][layer] for s in range(threads)])
+        np.testing.assert_allclose(a, As[layer], rtol=1e-4, atol=1e-5)
+        if layer < len(SIZES) - 1:
+            d = np.hstack([Dh[s][layer] for s in range(threads)])
+            np.testing.assert_allclose(d, Ds[layer], rtol=1e-4, atol=1e-5)
+    for G, G2 in zip(Gs, Gs2):
+        np.testing.assert_allclose(G2, G, rtol=1e-4, atol=1e-5)
+
+
 def run(threads, repeats, n_batches):
     rng = np.random.default_rng(0)
     Ws, As, Ds, Gs = _buffers(rng)
@@ -250,6 +270,7 @@ def run(threads, repeats, n_batches):
     state = np.zeros(1, np.uint64)
     numba.set_num_threads(threads)
     _check_identical()
+    _check_shards(threads)
 
     contenders = {
         "blas": (threads, lambda: _products(BLAS_KIND, Ws, As, Ds, Gs)),
