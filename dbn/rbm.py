@@ -482,18 +482,26 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
     def _dense(X):
         return X.toarray() if sp.issparse(X) else X
 
-    def _fit_epochs(self, X, n_epochs, rng, X_val=None, below=None):
+    def _fit_epochs(self, X, n_epochs, rng, X_val=None, below=None, resume=None, after_epoch=None):
         """Train for ``n_epochs`` epochs on validated ``X``.
 
         ``below``: a :class:`_Below` the rows of ``X`` go up through first
-        (``X_val`` is then already propagated).
+        (``X_val`` is then already propagated).  ``resume``: the ``(state,
+        mon_idx)`` of an earlier call that was stopped, passed with that
+        call's ``rng`` as it was after its last recorded epoch, so that the
+        epochs run now are those it would have run.  ``after_epoch(rng,
+        state, mon_idx)`` is called after each recorded epoch (a DBN saves
+        the layer's progress there).
         """
         n_samples = X.shape[0]
         below = below if below is not None else _Below([], X.shape[1])
         bufs = self._buffers(below)
-        state = new_state(rng)
-        mon_idx = rng.choice(n_samples, size=min(_N_MONITOR, n_samples), replace=False)
-        mon_idx.sort()
+        if resume is None:
+            state = new_state(rng)
+            mon_idx = rng.choice(n_samples, size=min(_N_MONITOR, n_samples), replace=False)
+            mon_idx.sort()
+        else:
+            state, mon_idx = resume
         X_mon = below.up(X[mon_idx])
         t_start = time.perf_counter()
         for i_epoch in range(n_epochs):
@@ -526,6 +534,8 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
                     for inc in (self._W_inc, self._b_h_inc, self._b_v_inc):
                         inc[:] = 0.0
                     self.n_iter_ = epoch
+            if after_epoch is not None:
+                after_epoch(rng, state, mon_idx)
             if self.verbose:
                 elapsed = time.perf_counter() - t_start
                 left = elapsed / (i_epoch + 1) * (n_epochs - i_epoch - 1)
@@ -561,11 +571,15 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         X = self._check_X(X, reset=True)
         return self._fit_from(X, _Below([], X.shape[1]))
 
-    def _fit_from(self, X, below):
+    def _fit_from(self, X, below, resume=None, after_epoch=None):
         """``fit`` on validated ``X`` whose rows go up through ``below`` first.
 
         :class:`~dbn.DBN` trains each layer this way on the original data, so
         no layer's hidden probabilities of the whole set are ever stored.
+        ``resume``: ``(rng, state, mon_idx)`` saved by ``after_epoch`` (see
+        :meth:`_fit_epochs`) during an earlier fit of this very estimator,
+        stopped after ``n_iter_`` epochs: training goes on from there, with
+        the same draws as an uninterrupted fit.
         """
         self.n_features_in_ = below.width
         rng = check_random_state(self.random_state)
@@ -580,8 +594,14 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
                 )
             perm = rng.permutation(X.shape[0])
             X_val, X = below.up(X[np.sort(perm[:n_val])]), X[np.sort(perm[n_val:])]
-        self._init_params(X, rng, below)
-        return _interruptible(self._fit_epochs, X, self.n_iter, rng, X_val, below)
+        if resume is None:
+            self._init_params(X, rng, below)
+            return _interruptible(self._fit_epochs, X, self.n_iter, rng, X_val, below, None,
+                                  after_epoch)
+        rng, state, mon_idx = resume
+        self.random_state_ = rng
+        return _interruptible(self._fit_epochs, X, self.n_iter - self.n_iter_, rng, X_val, below,
+                              (state, mon_idx), after_epoch)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):

@@ -7,6 +7,7 @@ classifier and regressor of :mod:`dbn.network` unroll it into a feed-forward
 net and fine-tune it.
 """
 
+import contextlib
 import numbers
 import os
 import pickle
@@ -35,7 +36,15 @@ from ._io import remove_stale_temporaries, write_atomic
 from ._persistence import PickleStampMixin
 from ._rng import new_state
 from .exceptions import DivergenceError, check_finite_output
-from .rbm import BernoulliRBM, GaussianBernoulliRBM, LinearHiddenRBM, _as_dbn_layer, _Below, _JointLabelRBM
+from .rbm import (
+    BernoulliRBM,
+    GaussianBernoulliRBM,
+    LinearHiddenRBM,
+    _as_dbn_layer,
+    _Below,
+    _check_momentum,
+    _JointLabelRBM,
+)
 
 __all__ = ["DBN"]
 
@@ -158,9 +167,16 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         most 64 MiB, else stream.  The model is the same either way, up to
         float32 rounding of the products.
     checkpoint_dir : str or None, default=None
-        Folder where each finished layer is saved (``layer_<i>.pkl``). A later
-        ``fit`` with the same data shape and settings resumes after the last
-        saved layer instead of training it again.
+        Folder where each finished layer is saved (``layer_<i>.pkl``), and
+        the progress of the layer in training at most every minute
+        (``layer_<i>.partial.pkl``: weights, momentum, chains and random
+        streams after its last finished epoch; removed once the layer is
+        done). A later ``fit`` with the same data shape and settings resumes
+        after the last saved layer, and within the unfinished one after its
+        last saved epoch, with the draws of an uninterrupted fit, so the
+        resumed stack is the same. (Not within a ``joint_labels`` top layer,
+        which resumes at its start.) Needs an integer ``random_state``: with
+        another, the settings differ from fit to fit and nothing is resumed.
     verbose : int, default=0
         Print progress of each layer's training.
     random_state : int, RandomState instance or None, default=None
@@ -304,13 +320,14 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             rbms.append(cls(n_components=size, random_state=int(seeds[i]), verbose=self.verbose, **kw))
         return rbms
 
-    def _checkpoint_path(self, i):
-        return os.path.join(os.fspath(self.checkpoint_dir), f"layer_{i}.pkl")
+    def _checkpoint_path(self, i, partial=False):
+        name = f"layer_{i}.partial.pkl" if partial else f"layer_{i}.pkl"
+        return os.path.join(os.fspath(self.checkpoint_dir), name)
 
-    def _load_checkpoint(self, i, rbm, n_features):
-        """The saved layer ``i`` and its training seconds, if it was trained
-        with the same settings; else None."""
-        path = self._checkpoint_path(i)
+    def _load_checkpoint(self, i, rbm, n_features, partial=False):
+        """What was saved of layer ``i`` (a dict with its ``rbm`` and training
+        ``seconds``), if it was trained with the same settings; else None."""
+        path = self._checkpoint_path(i, partial)
         if not os.path.exists(path):
             return None
         with open(path, "rb") as f:
@@ -321,13 +338,17 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         same = (type(saved["rbm"]) is type(rbm) and settings(saved["params"]) == settings(rbm.get_params())
                 and saved["n_features"] == n_features and saved["n_samples"] == self._n_samples)
         # (Checkpoints written before the seconds were kept: the load time.)
-        return (saved["rbm"], saved.get("seconds")) if same else None
+        return dict(saved, seconds=saved.get("seconds")) if same else None
 
-    def _save_checkpoint(self, i, rbm, n_features, seconds):
+    def _save_checkpoint(self, i, rbm, n_features, seconds, partial=None):
+        """Save layer ``i``: finished, or with ``partial = (rng, state,
+        mon_idx)``, its progress so far (see ``BernoulliRBM._fit_epochs``)."""
         os.makedirs(self.checkpoint_dir, exist_ok=True)
-        path = self._checkpoint_path(i)
+        path = self._checkpoint_path(i, partial is not None)
         saved = {"rbm": rbm, "params": rbm.get_params(), "n_features": n_features,
                  "n_samples": self._n_samples, "seconds": seconds}
+        if partial is not None:
+            saved["resume"] = partial
         write_atomic(path, lambda f: pickle.dump(saved, f))  # a crash never leaves half a layer
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -383,14 +404,25 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             saved = self._load_checkpoint(i, rbm, width) if self.checkpoint_dir else None
             seconds = None
             if saved is not None:
-                rbm, seconds = saved  # fit_time_: what training the layer took, not loading it
+                # fit_time_: what training the layer took, not loading it.
+                rbm, seconds = saved["rbm"], saved["seconds"]
+                with contextlib.suppress(FileNotFoundError):  # left by a kill after the save
+                    os.remove(self._checkpoint_path(i, partial=True))
                 if self.verbose:
                     print(f"[DBN] layer {i + 1}/{len(rbms)} loaded from {self._checkpoint_path(i)}",
                           flush=True)
             else:
+                resume, after_epoch, done = None, None, 0.0
+                if self.checkpoint_dir and not isinstance(rbm, _JointLabelRBM):
+                    partial = self._load_checkpoint(i, rbm, width, partial=True)
+                    if partial is not None:
+                        rbm, resume, done = partial["rbm"], partial["resume"], partial["seconds"]
+                    after_epoch = self._partial_saver(i, rbm, width, t0 - done)
                 if self.verbose:
+                    how = (f", resumed after epoch {rbm.n_iter_} from {self._checkpoint_path(i, True)}"
+                           if resume is not None else "")
                     print(f"[DBN] layer {i + 1}/{len(rbms)}: {type(rbm).__name__} "
-                          f"{width} -> {rbm.n_components}", flush=True)
+                          f"{width} -> {rbm.n_components}{how}", flush=True)
                 try:
                     # On Ctrl-C the layer's own warning would say "after n
                     # epochs" of a layer the user never named; the DBN's,
@@ -400,11 +432,17 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                             if i == 0:
                                 rbm._check_X(X, reset=True)  # binary data only
                             rbm._fit_labelled(base, labels, len(self.classes_), below)
-                        elif i == 0:
+                        elif i == 0 and resume is None and after_epoch is None:
                             rbm.fit(X)  # validates X for its unit type
                         else:
+                            # What fit does, with the hooks that save and resume
+                            # the layer's progress.
                             rbm._validate_params()
-                            rbm._fit_from(base, below)
+                            data = base
+                            if i == 0:
+                                _check_momentum(rbm.momentum)
+                                data = rbm._check_X(X, reset=True)
+                            rbm._fit_from(data, below, resume, after_epoch)
                 except DivergenceError as exc:
                     raise DivergenceError(f"DBN layer {i + 1} of {len(rbms)}: {exc}") from exc
                 if rbm._interrupted:
@@ -421,13 +459,33 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                         stacklevel=2,
                     )
                     return self
-                seconds = time.perf_counter() - t0
+                seconds = time.perf_counter() - t0 + done
                 if self.checkpoint_dir:
                     self._save_checkpoint(i, rbm, width, seconds)
+                    if after_epoch is not None:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.remove(self._checkpoint_path(i, partial=True))
             self.rbms_.append(rbm)
             self.history_.append(rbm.history_)
             self.fit_time_.append(time.perf_counter() - t0 if seconds is None else seconds)
         return self
+
+    def _partial_saver(self, i, rbm, width, t_start):
+        """``after_epoch`` for layer ``i``: save its progress at most every
+        :attr:`_PARTIAL_EVERY` seconds, so that a stopped fit resumes there."""
+        last = [time.perf_counter()]
+
+        def after_epoch(rng, state, mon_idx):
+            now = time.perf_counter()
+            if now - last[0] >= self._PARTIAL_EVERY:
+                self._save_checkpoint(i, rbm, width, now - t_start, partial=(rng, state, mon_idx))
+                last[0] = now
+
+        return after_epoch
+
+    #: Seconds between two saves of an unfinished layer's progress: a
+    #: stopped fit loses at most this much of a layer (and an epoch).
+    _PARTIAL_EVERY = 60.0
 
     def __setstate__(self, state):
         # Stacks pickled before `layer_inputs` existed trained as "stream".

@@ -6,7 +6,8 @@ Every run fine-tunes a :class:`~dbn.DBNClassifier`, from a pretrained
 finishes, to ``<out>/<key>.json`` (a temporary file renamed with
 :func:`os.replace`, so a record is either complete or absent).  Running the
 same study again skips the finished runs and takes up the ones in progress:
-a pretraining keeps each finished layer in ``<out>/partial/<stack>/``, and a
+a pretraining keeps each finished layer, and the progress of the layer in
+training every minute, in ``<out>/partial/<stack>/``, and a
 fine-tuning is pickled to ``<out>/partial/<key>.pkl`` every few minutes
 (after an epoch, with everything the fit carries to the next one), from
 which it is finished with the record it would have had uninterrupted.  An
@@ -846,7 +847,8 @@ def _pretrain_task(config, env):
     from .stack import DBN
 
     X_train = _load_data(*_data_args(config["data"], env))[0]
-    # Each finished layer is checkpointed; a study run again starts after it.
+    # Each finished layer is checkpointed, and the layer in training every
+    # minute; a study run again goes on from there with the same draws.
     stack = DBN(**config["dbn"], checkpoint_dir=_stack_checkpoint_dir(env, config))
     with _blas_threads(env["threads"]):
         _fit_quietly(stack, X_train)
@@ -1315,8 +1317,9 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
         Seconds of fine-tuning between checkpoints of a run in progress
         (``<out>/partial/<key>.pkl``, removed once the run is recorded),
         from which the same study run again finishes it exactly.  A
-        pretraining keeps each finished layer (``<out>/partial/<stack>/``)
-        and starts after it.  None: neither.  Not with a Dask
+        pretraining keeps each finished layer and, every minute, the
+        progress of the layer in training (``<out>/partial/<stack>/``), and
+        goes on from them.  None: neither.  Not with a Dask
         ``scheduler``, whose workers may not see ``out``.
 
     Returns

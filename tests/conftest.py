@@ -37,7 +37,8 @@ def digits01():
 def interrupt_on_call(monkeypatch):
     """``interrupt_on_call(owner, name, n)``: the n-th call of ``owner.name``
     (a function of a module or class) raises KeyboardInterrupt, as a Ctrl-C
-    in the middle of a fit would."""
+    in the middle of a fit would; ``owner.name.calls["n"]`` counts the calls
+    (``n = 0``: count only)."""
 
     def patch(owner, name, n):
         original = getattr(owner, name)
@@ -49,6 +50,7 @@ def interrupt_on_call(monkeypatch):
                 raise KeyboardInterrupt
             return original(*args, **kwargs)
 
+        interrupted.calls = calls
         monkeypatch.setattr(owner, name, interrupted)
 
     return patch

@@ -122,6 +122,61 @@ def test_keyboard_interrupt_keeps_finished_layers_and_resumes(digits01, tmp_path
         assert_array_equal(a.components_, b.components_)
 
 
+@pytest.mark.parametrize("stop_at_call", [3, 7])  # layer 1 epoch 3; layer 2 epoch 3
+def test_a_stopped_layer_resumes_after_its_last_saved_epoch_with_the_same_draws(
+        digits01, tmp_path, monkeypatch, interrupt_on_call, capsys, stop_at_call):
+    from dbn import rbm as rbm_module
+
+    X, _ = digits01
+    # Persistent chains, the momentum schedule and sparsity:
+    # every piece of state an epoch carries to the next.
+    kw = dict(hidden_layer_sizes=(16, 8), n_iter=4, random_state=0, persistent=True,
+              momentum=[0.5, 0.6, 0.7, 0.9], sparsity_cost=0.1)
+    full = DBN(**kw).fit(X)
+    monkeypatch.setattr(DBN, "_PARTIAL_EVERY", 0.0)  # save after every epoch
+    interrupt_on_call(rbm_module._BaseRBM, "_run_epoch", stop_at_call)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the interrupt's
+        stopped = DBN(**kw, checkpoint_dir=str(tmp_path)).fit(X)
+    layer = (stop_at_call - 1) // 4
+    assert len(stopped.rbms_) == layer + 1 and stopped.rbms_[-1].n_iter_ == 2
+    assert (tmp_path / f"layer_{layer}.partial.pkl").exists()
+    interrupt_on_call(rbm_module._BaseRBM, "_run_epoch", 0)  # counts calls, never stops
+    capsys.readouterr()
+    resumed = DBN(**kw, checkpoint_dir=str(tmp_path), verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert f"layer {layer + 1}/2: BernoulliRBM 64 -> 16, resumed after epoch 2".replace(
+        "64 -> 16", "64 -> 16" if layer == 0 else "16 -> 8") in out
+    # Only the epochs left were trained: 2 of the stopped layer, 4 of the next.
+    assert rbm_module._BaseRBM._run_epoch.calls["n"] == 2 + 4 * (1 - layer)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layer_0.pkl", "layer_1.pkl"]
+    for a, b in zip(resumed.rbms_, full.rbms_):
+        assert a.n_iter_ == b.n_iter_ == 4
+        for name in ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_"):
+            assert_array_equal(getattr(a, name), getattr(b, name))
+        for key in ("reconstruction_error", "pseudo_likelihood", "free_energy_gap"):
+            assert_array_equal(a.history_[key], b.history_[key])
+    assert resumed.fit_time_[layer] > 0
+
+
+def test_a_partial_layer_of_other_settings_is_not_resumed(digits01, tmp_path, monkeypatch,
+                                                          interrupt_on_call):
+    from dbn import rbm as rbm_module
+
+    X, _ = digits01
+    kw = dict(hidden_layer_sizes=(16,), n_iter=4, random_state=0, checkpoint_dir=str(tmp_path))
+    monkeypatch.setattr(DBN, "_PARTIAL_EVERY", 0.0)
+    interrupt_on_call(rbm_module._BaseRBM, "_run_epoch", 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        DBN(**kw).fit(X)
+    monkeypatch.setattr(rbm_module._BaseRBM, "_run_epoch", rbm_module._BaseRBM.__dict__["_run_epoch"])
+    other = DBN(**{**kw, "learning_rate": 0.05}).fit(X)
+    assert other.rbms_[0].n_iter_ == 4
+    fresh = DBN(**{**kw, "learning_rate": 0.05, "checkpoint_dir": None}).fit(X)
+    assert_array_equal(other.rbms_[0].components_, fresh.rbms_[0].components_)
+
+
 def test_divergence_names_the_layer():
     from dbn import DivergenceError
 
