@@ -417,6 +417,7 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                     partial = self._load_checkpoint(i, rbm, width, partial=True)
                     if partial is not None:
                         rbm, resume, done = partial["rbm"], partial["resume"], partial["seconds"]
+                        rbm.verbose = self.verbose  # not part of the compared settings
                     after_epoch = self._partial_saver(i, rbm, width, t0 - done)
                 if self.verbose:
                     how = (f", resumed after epoch {rbm.n_iter_} from {self._checkpoint_path(i, True)}"
@@ -451,7 +452,7 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                     self._interrupted = True
                     self.rbms_.append(rbm)
                     self.history_.append(rbm.history_)
-                    self.fit_time_.append(time.perf_counter() - t0)
+                    self.fit_time_.append(time.perf_counter() - t0 + done)
                     warnings.warn(
                         f"DBN: pretraining interrupted by user in layer {i + 1} of {len(rbms)}; "
                         f"rbms_ holds {i + 1} layer(s), the last one partially trained.",
