@@ -567,9 +567,14 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         self : object
             The fitted model.
         """
+        return self._fit_data(X)
+
+    def _fit_data(self, X, resume=None, after_epoch=None):
+        """``fit`` after parameter validation: checks ``X`` for the unit type
+        and trains on it, with :meth:`_fit_from`'s hooks."""
         _check_momentum(self.momentum)
         X = self._check_X(X, reset=True)
-        return self._fit_from(X, _Below([], X.shape[1]))
+        return self._fit_from(X, _Below([], X.shape[1]), resume, after_epoch)
 
     def _fit_from(self, X, below, resume=None, after_epoch=None):
         """``fit`` on validated ``X`` whose rows go up through ``below`` first.

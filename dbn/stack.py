@@ -42,7 +42,6 @@ from .rbm import (
     LinearHiddenRBM,
     _as_dbn_layer,
     _Below,
-    _check_momentum,
     _JointLabelRBM,
 )
 
@@ -406,8 +405,6 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             if saved is not None:
                 # fit_time_: what training the layer took, not loading it.
                 rbm, seconds = saved["rbm"], saved["seconds"]
-                with contextlib.suppress(FileNotFoundError):  # left by a kill after the save
-                    os.remove(self._checkpoint_path(i, partial=True))
                 if self.verbose:
                     print(f"[DBN] layer {i + 1}/{len(rbms)} loaded from {self._checkpoint_path(i)}",
                           flush=True)
@@ -433,17 +430,12 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                             if i == 0:
                                 rbm._check_X(X, reset=True)  # binary data only
                             rbm._fit_labelled(base, labels, len(self.classes_), below)
-                        elif i == 0 and resume is None and after_epoch is None:
-                            rbm.fit(X)  # validates X for its unit type
-                        else:
-                            # What fit does, with the hooks that save and resume
-                            # the layer's progress.
+                        elif i == 0:
                             rbm._validate_params()
-                            data = base
-                            if i == 0:
-                                _check_momentum(rbm.momentum)
-                                data = rbm._check_X(X, reset=True)
-                            rbm._fit_from(data, below, resume, after_epoch)
+                            rbm._fit_data(X, resume, after_epoch)  # validates X for its unit type
+                        else:
+                            rbm._validate_params()
+                            rbm._fit_from(base, below, resume, after_epoch)
                 except DivergenceError as exc:
                     raise DivergenceError(f"DBN layer {i + 1} of {len(rbms)}: {exc}") from exc
                 if rbm._interrupted:
@@ -463,9 +455,11 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 seconds = time.perf_counter() - t0 + done
                 if self.checkpoint_dir:
                     self._save_checkpoint(i, rbm, width, seconds)
-                    if after_epoch is not None:
-                        with contextlib.suppress(FileNotFoundError):
-                            os.remove(self._checkpoint_path(i, partial=True))
+            if self.checkpoint_dir:
+                # The layer is whole (trained, or loaded: a kill may have come
+                # between its save and this), so its progress file has served.
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self._checkpoint_path(i, partial=True))
             self.rbms_.append(rbm)
             self.history_.append(rbm.history_)
             self.fit_time_.append(time.perf_counter() - t0 if seconds is None else seconds)

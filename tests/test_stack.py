@@ -133,6 +133,7 @@ def test_a_stopped_layer_resumes_after_its_last_saved_epoch_with_the_same_draws(
     kw = dict(hidden_layer_sizes=(16, 8), n_iter=4, random_state=0, persistent=True,
               momentum=[0.5, 0.6, 0.7, 0.9], sparsity_cost=0.1)
     full = DBN(**kw).fit(X)
+    run_epoch = rbm_module._BaseRBM._run_epoch
     monkeypatch.setattr(DBN, "_PARTIAL_EVERY", 0.0)  # save after every epoch
     interrupt_on_call(rbm_module._BaseRBM, "_run_epoch", stop_at_call)
     with warnings.catch_warnings():
@@ -141,12 +142,13 @@ def test_a_stopped_layer_resumes_after_its_last_saved_epoch_with_the_same_draws(
     layer = (stop_at_call - 1) // 4
     assert len(stopped.rbms_) == layer + 1 and stopped.rbms_[-1].n_iter_ == 2
     assert (tmp_path / f"layer_{layer}.partial.pkl").exists()
+    monkeypatch.setattr(rbm_module._BaseRBM, "_run_epoch", run_epoch)  # no more Ctrl-C
     interrupt_on_call(rbm_module._BaseRBM, "_run_epoch", 0)  # counts calls, never stops
     capsys.readouterr()
     resumed = DBN(**kw, checkpoint_dir=str(tmp_path), verbose=1).fit(X)
     out = capsys.readouterr().out
-    assert f"layer {layer + 1}/2: BernoulliRBM 64 -> 16, resumed after epoch 2".replace(
-        "64 -> 16", "64 -> 16" if layer == 0 else "16 -> 8") in out
+    width_in, width_out = ((64, 16), (16, 8))[layer]
+    assert f"layer {layer + 1}/2: BernoulliRBM {width_in} -> {width_out}, resumed after epoch 2" in out
     # Only the epochs left were trained: 2 of the stopped layer, 4 of the next.
     assert rbm_module._BaseRBM._run_epoch.calls["n"] == 2 + 4 * (1 - layer)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layer_0.pkl", "layer_1.pkl"]
@@ -165,12 +167,13 @@ def test_a_partial_layer_of_other_settings_is_not_resumed(digits01, tmp_path, mo
 
     X, _ = digits01
     kw = dict(hidden_layer_sizes=(16,), n_iter=4, random_state=0, checkpoint_dir=str(tmp_path))
+    run_epoch = rbm_module._BaseRBM._run_epoch
     monkeypatch.setattr(DBN, "_PARTIAL_EVERY", 0.0)
     interrupt_on_call(rbm_module._BaseRBM, "_run_epoch", 3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         DBN(**kw).fit(X)
-    monkeypatch.setattr(rbm_module._BaseRBM, "_run_epoch", rbm_module._BaseRBM.__dict__["_run_epoch"])
+    monkeypatch.setattr(rbm_module._BaseRBM, "_run_epoch", run_epoch)  # no more Ctrl-C
     other = DBN(**{**kw, "learning_rate": 0.05}).fit(X)
     assert other.rbms_[0].n_iter_ == 4
     fresh = DBN(**{**kw, "learning_rate": 0.05, "checkpoint_dir": None}).fit(X)
