@@ -408,6 +408,124 @@ def test_each_stack_is_fine_tuned_before_the_next_is_pretrained(tmp_path, monkey
     assert len(seen[1][1]) == 4  # 2 depths x 2 label counts of seed 0
 
 
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _config(labels, max_iter=10, seed=0):
+    return {"seed": seed, "labels": labels, "data": {"n_train": 60000},
+            "classifier": {"max_iter": max_iter, "random_state": seed}}
+
+
+def _stack_config(seed, n_iter=50):
+    return {"data": {"n_train": 60000},
+            "dbn": {"n_iter": n_iter, "hidden_layer_sizes": [5, 5], "random_state": seed}}
+
+
+def test_progress_estimate_follows_the_phases_of_the_study(capsys):
+    # mnist-modern's shape on 2 workers: two stacks, their two fine-tunings,
+    # then the third stack alone and its fine-tuning.
+    clock = _Clock()
+    progress = study._Progress(
+        [[("P0", "pretraining", _stack_config(0)), ("P1", "pretraining", _stack_config(1))],
+         [("R0", "run", _config(600, seed=0)), ("R1", "run", _config(600, seed=1))],
+         [("P2", "pretraining", _stack_config(2))], [("R2", "run", _config(600, seed=2))]],
+        workers=2, verbose=True, clock=clock)
+    progress.start_phase()
+    clock.now = 100.0
+    progress("P0 done", "P0", 100.0)
+    assert progress.left(clock.now) == (pytest.approx(100.0), {"run"})  # P1 still running
+    clock.now = 101.0
+    progress("P1 done", "P1", 100.0)
+    # Only the third stack can be timed yet: a lower bound, and said so.
+    assert progress.left(clock.now) == (pytest.approx(100.0), {"run"})
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "[2/6] P1 done; elapsed 1m41s, more than 1m40s left (no runs timed yet)")
+    progress.start_phase()
+    clock.now = 701.0
+    progress("R0 done", "R0", 600.0)
+    # R1 started with R0 and should end now; then 100 s of P2 and 600 of R2.
+    assert progress.left(clock.now) == (pytest.approx(700.0), set())
+    clock.now = 731.0
+    progress("R1 done", "R1", 630.0)
+    assert progress.left(clock.now) == (pytest.approx(100.0 + 615.0), set())
+    progress.start_phase()
+    clock.now = 781.0
+    assert progress.left(clock.now) == (pytest.approx(50.0 + 615.0), set())  # P2 half done
+    progress("P2 done", "P2", 50.0)
+    progress.start_phase()
+    clock.now = 1381.0
+    progress("R2 done", "R2", 600.0)
+    assert progress.left(clock.now) == (0.0, set())
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "[6/6] R2 done; elapsed 23m01s, about 0s left")
+
+
+def test_progress_estimate_of_more_tasks_than_workers():
+    # Three tasks of 10 s on two workers: the third starts when the first ends.
+    clock = _Clock()
+    tasks = [(f"R{s}", "run", _config(100, seed=s)) for s in range(3)]
+    progress = study._Progress([tasks], workers=2, verbose=False, clock=clock)
+    progress.start_phase()
+    assert progress.left(clock.now) == (0.0, {"run"})
+    clock.now = 10.0
+    progress("", "R0", 10.0)
+    assert progress.left(clock.now)[0] == pytest.approx(10.0)  # R1 ends now, R2 in 10 s
+    clock.now = 14.0
+    assert progress.left(clock.now)[0] == pytest.approx(6.0)
+    # One worker: the tasks one after the other.
+    progress = study._Progress([tasks], workers=1, verbose=False, clock=clock)
+    progress.start_phase()
+    clock.now += 10.0
+    progress("", "R0", 10.0)
+    assert progress.left(clock.now)[0] == pytest.approx(20.0)
+
+
+def test_progress_estimate_of_other_settings_scales_with_epochs_and_images():
+    clock = _Clock()
+    progress = study._Progress(
+        [[("A", "run", _config(100)), ("B", "run", _config(1000)),
+          ("C", "run", _config(1000, max_iter=30)), ("D", "run", _config(100, seed=1))]],
+        workers=1, verbose=False, clock=clock)
+    progress.start_phase()
+    clock.now = 2.0
+    progress("", "A", 2.0)
+    # B: 10x the images; C: 10x the images and 3x the epochs; D: A's settings.
+    assert progress.left(clock.now)[0] == pytest.approx(20.0 + 60.0 + 2.0)
+    clock.now = 32.0
+    progress("", "B", 30.0)  # slower than its images said: the rate of A and B
+    rate = (2.0 + 30.0) / (100 * 10 + 1000 * 10)
+    assert progress.left(clock.now)[0] == pytest.approx(rate * 1000 * 30 + 2.0)
+
+
+def test_progress_lines_follow_the_tasks_as_they_run(tmp_path, monkeypatch, capsys):
+    # Every task finishes in the phase the estimate has it in, one line each.
+    original = study._Progress.__call__
+    phases = []
+
+    def call(self, what, task, seconds=None):
+        assert task in self.phases[self.phase]
+        phases.append(self.phase)
+        assert seconds is not None and seconds > 0
+        return original(self, what, task, seconds)
+
+    monkeypatch.setattr(study._Progress, "__call__", call)
+    run_study(TINY, tmp_path, report=False, n_jobs=1)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in lines] == [f"[{i:>2}/18" for i in range(1, 19)]
+    # After seed 0's stack (a fraction of a second here), no run is timed yet.
+    assert lines[0].endswith(" left (no runs timed yet)") or lines[0].endswith(
+        "time left unknown (no runs timed yet)")
+    assert "timed yet" not in lines[1]
+    assert lines[-1].endswith("about 0s left")
+    # Seed 0's stack beside half the random-init runs, its DBN runs, then seed 1's.
+    assert phases == [0] * 5 + [1] * 4 + [2] * 5 + [3] * 4
+
+
 def test_reuse_takes_the_same_runs_from_another_study(tiny_study, tmp_path, monkeypatch):
     # Another preset with the same settings under another name, plus a label
     # count the tiny study lacks: only the new runs are run.
