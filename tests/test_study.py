@@ -486,20 +486,29 @@ def test_progress_estimate_of_more_tasks_than_workers():
 
 
 def test_progress_estimate_of_other_settings_scales_with_epochs_and_images():
+    # A run's epoch: its labelled images, and a third of each held-out one.
+    def config(labels, max_iter=10, seed=0):
+        return {**_config(labels, max_iter, seed), "data": {"n_train": 60000, "n_eval": 3000}}
+
+    def units(labels, max_iter=10):
+        return max_iter * (labels + 3000 / 3)
+
     clock = _Clock()
     progress = study._Progress(
-        [[("A", "run", _config(100)), ("B", "run", _config(1000)),
-          ("C", "run", _config(1000, max_iter=30)), ("D", "run", _config(100, seed=1))]],
+        [[("A", "run", config(100)), ("B", "run", config(1000)),
+          ("C", "run", config(1000, max_iter=30)), ("D", "run", config(100, seed=1))]],
         workers=1, verbose=False, clock=clock)
     progress.start_phase()
     clock.now = 2.0
     progress("", "A", 2.0)
-    # B: 10x the images; C: 10x the images and 3x the epochs; D: A's settings.
-    assert progress.left(clock.now)[0] == pytest.approx(20.0 + 60.0 + 2.0)
+    # B and C at A's rate; D has A's settings but for the seed: A's time.
+    rate = 2.0 / units(100)
+    assert progress.left(clock.now)[0] == pytest.approx(
+        rate * units(1000) + rate * units(1000, 30) + 2.0)
     clock.now = 32.0
-    progress("", "B", 30.0)  # slower than its images said: the rate of A and B
-    rate = (2.0 + 30.0) / (100 * 10 + 1000 * 10)
-    assert progress.left(clock.now)[0] == pytest.approx(rate * 1000 * 30 + 2.0)
+    progress("", "B", 30.0)  # slower than its images said: C at the rate of A and B
+    rate = (2.0 + 30.0) / (units(100) + units(1000))
+    assert progress.left(clock.now)[0] == pytest.approx(rate * units(1000, 30) + 2.0)
 
 
 def test_progress_lines_follow_the_tasks_as_they_run(tmp_path, monkeypatch, capsys):
