@@ -1274,6 +1274,13 @@ def _phases(waves, stacks):
     return phases
 
 
+def _task_time(record):
+    """A run's own seconds (a DBN run's record counts its stack's too); None: untimed."""
+    if record.get("wall_time") is None:
+        return None
+    return record["wall_time"] - (record.get("pretraining_time") or 0.0)
+
+
 def _timing_group(config):
     """A task's settings but for its seeds: the tasks of one group take as long."""
     def strip(d):
@@ -1325,18 +1332,29 @@ class _Progress:
         ``kind`` is "pretraining" or "run".
     workers : int
         How many tasks run at once.
+    timed : iterable of (kind, config, seconds)
+        Tasks finished before (the records and stacks a resumed study found):
+        they time the tasks left from the first line on.
     """
 
-    def __init__(self, phases, workers, verbose, clock=time.perf_counter):
+    def __init__(self, phases, workers, verbose, timed=(), clock=time.perf_counter):
         self.phases = [[task for task, _, _ in phase] for phase in phases]
         self.info = {task: (kind, _timing_group(config), _work_units(kind, config))
                      for phase in phases for task, kind, config in phase}
         self.total, self.done = sum(map(len, self.phases)), 0
         self.workers, self.verbose, self.clock = max(1, int(workers)), verbose, clock
         self.finished, self.by_group, self.by_kind = set(), {}, {}
+        for kind, config, seconds in timed:
+            self._time(kind, _timing_group(config), _work_units(kind, config), seconds)
         self.phase, self.phase_t0, self.phase_ends = -1, None, []
         self.t0 = clock()
         self.width = len(str(self.total))
+
+    def _time(self, kind, group, units, seconds):
+        self.by_group.setdefault(group, []).append(float(seconds))
+        total = self.by_kind.setdefault(kind, [0.0, 0.0])
+        total[0] += float(seconds)
+        total[1] += units
 
     def start_phase(self):
         self.phase += 1
@@ -1349,11 +1367,7 @@ class _Progress:
         self.finished.add(task)
         self.phase_ends.append(now)
         if seconds is not None:
-            kind, group, units = self.info[task]
-            self.by_group.setdefault(group, []).append(float(seconds))
-            total = self.by_kind.setdefault(kind, [0.0, 0.0])
-            total[0] += float(seconds)
-            total[1] += units
+            self._time(*self.info[task], seconds)
         if not self.verbose:
             return
         left, untimed = self.left(now)
@@ -1563,7 +1577,11 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
 
         per_wave = len(to_pretrain) if backend == "dask" else max(1, n_jobs)
         waves = _waves(todo, to_pretrain, run_stack, loaded, per_wave)
-        progress = _Progress(_phases(waves, stacks), _workers(backend, client, n_jobs), verbose)
+        timed = [("pretraining", stacks[f], sum(stack.fit_time_)) for f, stack in loaded.items()]
+        timed += [("run", run.config, _task_time(records[run.key])) for run in runs
+                  if run.key in records and _task_time(records[run.key]) is not None]
+        progress = _Progress(_phases(waves, stacks), _workers(backend, client, n_jobs), verbose,
+                             timed)
 
         def finished(record):
             _write_record(out, record)
@@ -1571,10 +1589,7 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
             if path is not None:
                 path.unlink(missing_ok=True)  # after the record: a kill between loses nothing
             records[record["key"]] = record
-            # The task's own time: a DBN run's record counts its stack's too.
-            seconds = (record["wall_time"] - (record.get("pretraining_time") or 0.0)
-                       if "wall_time" in record else None)
-            progress(_describe(record), record["key"], seconds)
+            progress(_describe(record), record["key"], _task_time(record))
 
         try:
             with _SigtermInterrupts():

@@ -511,6 +511,21 @@ def test_progress_estimate_of_other_settings_scales_with_epochs_and_images():
     assert progress.left(clock.now)[0] == pytest.approx(rate * units(1000, 30) + 2.0)
 
 
+def test_progress_of_a_resumed_study_starts_from_the_tasks_finished_before(tmp_path, capsys):
+    clock = _Clock()
+    progress = study._Progress([[("R1", "run", _config(100, seed=1))]], workers=1,
+                               verbose=False, timed=[("run", _config(100, seed=0), 7.0)],
+                               clock=clock)
+    progress.start_phase()
+    assert progress.left(clock.now) == (pytest.approx(7.0), set())
+    # A real study: seed 0's runs recorded, then both seeds asked for.
+    run_study(TINY, tmp_path, seeds=1, report=False, verbose=False)
+    run_study(TINY, tmp_path, seeds=2, report=False)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
+    assert len(lines) == 9 and "pretrained" in lines[0]  # seed 1's stack, then its 8 runs
+    assert "timed yet" not in lines[0] and "about" in lines[0]
+
+
 def test_progress_lines_follow_the_tasks_as_they_run(tmp_path, monkeypatch, capsys):
     # Every task finishes in the phase the estimate has it in, one line each.
     original = study._Progress.__call__
