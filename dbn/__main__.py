@@ -178,7 +178,7 @@ def _add_study_parser(sub):
     study.add_argument("--validate", action="store_true",
                        help="hold out the last training images (10,000 for MNIST) and report "
                             "validation error instead of test error, to choose hyperparameters")
-    study.add_argument("--seeds", type=int, default=None,
+    study.add_argument("--seeds", type=_int_at_least(1), default=None,
                        help="run seeds 0..N-1 instead of the preset's number")
     study.add_argument("--inits", nargs="+", default=None, metavar="INIT",
                        help="run only these inits of the preset")
@@ -187,10 +187,10 @@ def _add_study_parser(sub):
                        help="change a setting of the preset, e.g. --set "
                             "finetuning.learning_rate_init=0.05 --set pretraining.n_iter=10 "
                             "(for hyperparameter search with --validate; use a new --out)")
-    study.add_argument("--n-jobs", type=int, default=1,
+    study.add_argument("--n-jobs", type=_nonzero_int, default=1,
                        help="runs in parallel (joblib; default 1: on 2 cores one run already "
                             "uses both BLAS threads)")
-    study.add_argument("--threads", type=int, default=None,
+    study.add_argument("--threads", type=_int_at_least(1), default=None,
                        help="BLAS threads per run (default: the preset's; digits: 1, "
                             "MNIST: all)")
     study.add_argument("--backend", choices=["joblib", "dask"], default="joblib",
@@ -220,8 +220,29 @@ def _add_study_parser(sub):
     report.add_argument("--no-figures", action="store_true", help="tables only")
 
 
+def _int_at_least(low):
+    def parse(text):
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text}: must be an int >= {low}")
+        return value
+
+    parse.__name__ = "int"  # argparse's "invalid int value: 'x'"
+    return parse
+
+
+def _nonzero_int(text):
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0: must be a nonzero int (-1: every core)")
+    return value
+
+
+_nonzero_int.__name__ = "int"
+
+
 def _study(args):
-    from .study import parse_overrides, run_study
+    from .study import parse_overrides, plan_study, run_study
 
     if args.backend != "dask" and args.scheduler is not None:
         raise SystemExit("--scheduler needs --backend dask")
@@ -231,6 +252,11 @@ def _study(args):
         overrides = parse_overrides(args.overrides)
     except ValueError as exc:
         raise SystemExit(f"--set: {exc}") from None
+    try:  # the grid and every run's settings, checked before anything trains
+        plan_study(args.preset, validate=args.validate, seeds=args.seeds, inits=args.inits,
+                   overrides=overrides)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     run_study(args.preset, args.out, data_home=args.data_home, download=args.download,
               validate=args.validate, seeds=args.seeds, inits=args.inits, overrides=overrides,
               n_jobs=args.n_jobs, threads=args.threads, backend=args.backend,
@@ -244,7 +270,10 @@ def _study(args):
 def _report(args):
     from .report import write_report
 
-    print(write_report(args.results_dir, figures=not args.no_figures))
+    try:
+        print(write_report(args.results_dir, figures=not args.no_figures))
+    except FileNotFoundError as exc:  # no such folder, or no records in it
+        raise SystemExit(f"error: {exc}") from None
     return 0
 
 

@@ -430,7 +430,13 @@ def write_report(results_dir, *, figures=True):
         Path of ``report.md``.
     """
     results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise FileNotFoundError(f"{results_dir}: no such folder.")
     records = load_records(results_dir)
+    if not records:
+        raise FileNotFoundError(
+            f"{results_dir}: no study records in it or its subfolders (the JSON files "
+            "that python -m dbn study writes, one per finished run).")
     write_csv(errors_table(records), results_dir / "errors.csv")
     summary = summary_table(records)
     write_csv(summary, results_dir / "summary.csv")

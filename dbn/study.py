@@ -547,7 +547,11 @@ def _lookup(table, spec):
 
 def _seed_list(settings, spec, seeds):
     if seeds is not None:
-        return list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+        if isinstance(seeds, (int, np.integer)):
+            if seeds < 1:
+                raise ValueError(f"seeds={seeds}: a study needs at least one seed.")
+            return list(range(seeds))
+        return [int(s) for s in seeds]
     n = settings.get("seeds", 3)
     if isinstance(n, dict):
         got = _lookup(n, spec)
@@ -574,11 +578,23 @@ def _jsonable(obj):
     return obj
 
 
+def _checked(cls, params):
+    """``cls(**params)``, its parameters checked now rather than hours later in a task."""
+    try:
+        est = cls(**params)
+    except TypeError:  # an unknown keyword: say which, and what the estimator takes
+        unknown = sorted(set(params) - set(cls().get_params()))
+        raise ValueError(f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}; "
+                         f"its parameters are {', '.join(sorted(cls().get_params()))}.") from None
+    est._validate_params()  # scikit-learn's constraints: InvalidParameterError, a ValueError
+    return est
+
+
 def _classifier_config(params):
     """Every setting of DBNClassifier(**params), defaults included."""
     from .network import DBNClassifier
 
-    full = DBNClassifier(**params).get_params()
+    full = _checked(DBNClassifier, params).get_params()
     return _jsonable({k: v for k, v in sorted(full.items()) if k not in _CLASSIFIER_EXCLUDED})
 
 
@@ -586,7 +602,7 @@ def _pretraining_config(params):
     """Every setting of DBN(**params), defaults included."""
     from .stack import DBN
 
-    full = DBN(**params).get_params()
+    full = _checked(DBN, params).get_params()
     return _jsonable({k: v for k, v in sorted(full.items()) if k not in _DBN_EXCLUDED})
 
 
@@ -649,14 +665,13 @@ def plan_study(preset="digits", *, validate=False, seeds=None, inits=None, overr
                               **per_init.get(init_name, {})}
                     init = params.pop("init", init_name)
                     params.update(hidden_layer_sizes=list(sizes), random_state=seed)
-                    if init == "dbn":
-                        clf = _classifier_config({**params, "init": "dbn"})
-                        pretraining = _pretraining_config(
+                    try:
+                        clf = _classifier_config({**params, "init": init})
+                        pretraining = None if init != "dbn" else _pretraining_config(
                             {**settings["pretraining"], "hidden_layer_sizes": list(sizes),
                              "random_state": seed})
-                    else:
-                        clf = _classifier_config({**params, "init": init})
-                        pretraining = None
+                    except ValueError as exc:
+                        raise ValueError(f"preset {name!r}, init {init_name!r}: {exc}") from None
                     config = {
                         "preset": name, "init": init_name, "depth": depth, "labels": n_labels,
                         "seed": seed, "split": "validation" if validate else "test",
@@ -1500,6 +1515,11 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
     name, settings = _resolve_preset(preset, overrides)
     if backend not in ("joblib", "dask"):
         raise ValueError(f"backend must be 'joblib' or 'dask'; got {backend!r}.")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be a nonzero int (-1: every core); got {n_jobs!r}.")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(
+            threads, (int, np.integer)) or threads < 1):
+        raise ValueError(f"threads must be None or an int >= 1; got {threads!r}.")
     if checkpoint_every is not None and not checkpoint_every >= 0:  # NaN too
         raise ValueError(f"checkpoint_every must be a number of seconds >= 0 or None; got "
                          f"{checkpoint_every!r}.")

@@ -152,6 +152,37 @@ def test_overrides_change_the_configuration():
         plan_study("mnist", overrides={"seed": 3})
 
 
+def test_bad_settings_fail_at_the_plan_naming_the_setting(tmp_path, capsys):
+    # Checked when the study is planned, not hours later inside a task.
+    with pytest.raises(ValueError, match=r"preset 'mnist', init 'dbn': The 'max_iter' "
+                                         r"parameter of DBNClassifier must be an int"):
+        plan_study("mnist", overrides={"finetuning.max_iter": -5})
+    with pytest.raises(ValueError, match=r"init 'dbn': The 'momentum' parameter of DBN"):
+        plan_study("mnist", overrides={"pretraining.momentum": "hello"})
+    with pytest.raises(ValueError, match=r"DBNClassifier has no parameter 'nosuch'; its "
+                                         r"parameters are activation, alpha"):
+        plan_study("mnist", overrides={"finetuning.nosuch": 1})
+    with pytest.raises(ValueError, match="at least one seed"):
+        plan_study("mnist", seeds=0)
+    for kw in ({"n_jobs": 0}, {"n_jobs": 1.5}, {"threads": 0}):
+        with pytest.raises(ValueError, match=list(kw)[0]):
+            run_study(TINY, tmp_path, dry_run=True, verbose=False, **kw)
+    # The command line: one line naming the problem, no traceback.
+    with pytest.raises(SystemExit, match=r"error: preset 'digits', init 'dbn': The 'max_iter'"):
+        main(["study", "--out", str(tmp_path), "--set", "finetuning.max_iter=-5", "--dry-run"])
+    for args in (["--seeds", "0"], ["--n-jobs", "0"], ["--threads", "0"], ["--seeds", "x"]):
+        with pytest.raises(SystemExit) as stop:
+            main(["study", "--out", str(tmp_path), "--dry-run", *args])
+        assert stop.value.code == 2 and f"argument {args[0]}:" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing was planned to disk, let alone trained
+    with pytest.raises(SystemExit, match="no such folder"):
+        main(["report", str(tmp_path / "none")])
+    with pytest.raises(SystemExit, match="no study records in it"):
+        main(["report", str(tmp_path)])
+    with pytest.raises(FileNotFoundError, match="no study records"):
+        write_report(tmp_path)
+
+
 def test_label_overrides_of_one_init():
     preset = {**TINY, "label_overrides": {
         "60": {"max_iter": 5, "inits": {"normal": {"learning_rate_init": 0.003}}}}}
