@@ -587,6 +587,13 @@ def _checked(cls, params):
         raise ValueError(f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}; "
                          f"its parameters are {', '.join(sorted(cls().get_params()))}.") from None
     est._validate_params()  # scikit-learn's constraints: InvalidParameterError, a ValueError
+    if hasattr(est, "_make_rbms"):  # a DBN: each layer's settings too (lists are per layer)
+        kind = "gaussian" if est.first_layer == "gaussian" else "bernoulli"
+        for i, rbm in enumerate(est._make_rbms(kind, [0] * len(est._layer_sizes()))):
+            try:
+                rbm._validate_params()
+            except ValueError as exc:
+                raise ValueError(f"layer {i + 1}: {exc}") from None
     return est
 
 

@@ -159,6 +159,11 @@ def test_bad_settings_fail_at_the_plan_naming_the_setting(tmp_path, capsys):
         plan_study("mnist", overrides={"finetuning.max_iter": -5})
     with pytest.raises(ValueError, match=r"init 'dbn': The 'momentum' parameter of DBN"):
         plan_study("mnist", overrides={"pretraining.momentum": "hello"})
+    with pytest.raises(ValueError, match=r"init 'dbn': layer 2: The 'n_iter' parameter of "
+                                         r"BernoulliRBM must be an int in the range \[0"):
+        plan_study("mnist", overrides={"pretraining.n_iter": [10, -1, 10]})
+    with pytest.raises(ValueError, match=r"init 'dbn': learning_rate has 2 entries but there are 3 hidden"):
+        plan_study("mnist", overrides={"pretraining.learning_rate": [0.1, 0.1]})
     with pytest.raises(ValueError, match=r"DBNClassifier has no parameter 'nosuch'; its "
                                          r"parameters are activation, alpha"):
         plan_study("mnist", overrides={"finetuning.nosuch": 1})
