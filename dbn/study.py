@@ -1296,6 +1296,35 @@ def _phases(waves, stacks):
     return phases
 
 
+def _checkpointed_seconds(env, todo, to_pretrain, stacks):
+    """Seconds of training the checkpoints of the tasks left hold, by task.
+
+    A run's checkpoint counts if it was saved for the run's very settings
+    (else the run starts over); a stack's, its layers' (the folder is named
+    after the stack's settings).
+    """
+    def peek(path):
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except Exception:  # absent, truncated, another format: no head start
+            return None
+
+    done = {}
+    for run in todo:
+        path = _checkpoint_path(env, run.key)
+        saved = None if path is None else peek(path)
+        if isinstance(saved, dict) and saved.get("config") == run.config:
+            done[run.key] = float(saved.get("finetune_time") or 0.0)
+    for name in to_pretrain:
+        folder = _stack_checkpoint_dir(env, stacks[name])
+        if folder is not None:
+            layers = [peek(path) for path in sorted(Path(folder).glob("layer_*.pkl"))]
+            done[name] = sum(float(saved.get("seconds") or 0.0) for saved in layers
+                             if isinstance(saved, dict))
+    return done
+
+
 def _task_time(record):
     """A run's own seconds (a DBN run's record counts its stack's too); None: untimed."""
     if record.get("wall_time") is None:
@@ -1357,9 +1386,14 @@ class _Progress:
     timed : iterable of (kind, config, seconds)
         Tasks finished before (the records and stacks a resumed study found):
         they time the tasks left from the first line on.
+    done_before : dict, default=None
+        Seconds of training already checkpointed, by task: a resumed task
+        has that much less to do.
     """
 
-    def __init__(self, phases, workers, verbose, timed=(), clock=time.perf_counter):
+    def __init__(self, phases, workers, verbose, timed=(), done_before=None,
+                 clock=time.perf_counter):
+        self.done_before = dict(done_before or {})
         self.phases = [[task for task, _, _ in phase] for phase in phases]
         self.info = {task: (kind, _timing_group(config), _work_units(kind, config))
                      for phase in phases for task, kind, config in phase}
@@ -1403,14 +1437,17 @@ class _Progress:
               f"elapsed {_duration(now - self.t0)}, {guess}", flush=True)
 
     def _estimate(self, task, untimed):
+        """Seconds ``task`` has left to run from its start (in this process)."""
         kind, group, units = self.info[task]
         if group in self.by_group:
-            return float(np.mean(self.by_group[group]))
-        seconds, done_units = self.by_kind.get(kind, (0.0, 0.0))
-        if done_units > 0:
-            return seconds / done_units * units
-        untimed.add(kind)
-        return 0.0
+            whole = float(np.mean(self.by_group[group]))
+        elif self.by_kind.get(kind, (0.0, 0.0))[1] > 0:
+            seconds, done_units = self.by_kind[kind]
+            whole = seconds / done_units * units
+        else:
+            untimed.add(kind)
+            return 0.0
+        return max(whole - self.done_before.get(task, 0.0), 0.0)
 
     def left(self, now):
         """(seconds left, kinds of task not timed yet) as of ``now``."""
@@ -1608,7 +1645,7 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
         timed += [("run", run.config, _task_time(records[run.key])) for run in runs
                   if run.key in records and _task_time(records[run.key]) is not None]
         progress = _Progress(_phases(waves, stacks), _workers(backend, client, n_jobs), verbose,
-                             timed)
+                             timed, _checkpointed_seconds(env, todo, to_pretrain, stacks))
 
         def finished(record):
             _write_record(out, record)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -560,6 +561,33 @@ def test_progress_of_a_resumed_study_starts_from_the_tasks_finished_before(tmp_p
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[")]
     assert len(lines) == 9 and "pretrained" in lines[0]  # seed 1's stack, then its 8 runs
     assert "timed yet" not in lines[0] and "about" in lines[0]
+
+
+def test_progress_credits_what_checkpoints_hold(tmp_path):
+    clock = _Clock()
+    tasks = [("R0", "run", _config(100, seed=0)), ("R1", "run", _config(100, seed=1))]
+    progress = study._Progress([tasks], workers=1, verbose=False,
+                               timed=[("run", _config(100, seed=2), 10.0)],
+                               done_before={"R1": 4.0, "R0": 30.0}, clock=clock)
+    progress.start_phase()
+    assert progress.left(clock.now)[0] == pytest.approx(0.0 + 6.0)  # R0 is past its estimate
+    # Where the study finds those seconds: a run's checkpoint of its very
+    # settings, and the layers saved of a stack in training.
+    runs = plan_study(TINY)
+    stacks, run_stack = study._stack_plan(runs)
+    env = {"checkpoint_dir": str(tmp_path)}
+    run, other = runs[0], runs[1]
+    study._save_pickle(study._checkpoint_path(env, run.key),
+                       {"config": run.config, "finetune_time": 12.5})
+    study._save_pickle(study._checkpoint_path(env, other.key),  # another run's settings
+                       {"config": run.config, "finetune_time": 99.0})
+    name = run_stack[runs[4].key]
+    layers = Path(study._stack_checkpoint_dir(env, stacks[name]))
+    study._save_pickle(layers / "layer_0.pkl", {"seconds": 5.0})
+    study._save_pickle(layers / "layer_1.partial.pkl", {"seconds": 2.25})
+    (layers / "layer_2.pkl").write_bytes(b"truncated")
+    done = study._checkpointed_seconds(env, runs, list(stacks), stacks)
+    assert done == {run.key: 12.5, name: 7.25, **{f: 0.0 for f in stacks if f != name}}
 
 
 def test_progress_lines_follow_the_tasks_as_they_run(tmp_path, monkeypatch, capsys):
