@@ -546,19 +546,17 @@ def _lookup(table, spec):
 
 
 def _seed_list(settings, spec, seeds):
-    if seeds is not None:
-        if isinstance(seeds, (int, np.integer)):
-            if seeds < 1:
-                raise ValueError(f"seeds={seeds}: a study needs at least one seed.")
-            return list(range(seeds))
-        return [int(s) for s in seeds]
-    n = settings.get("seeds", 3)
+    n = seeds if seeds is not None else settings.get("seeds", 3)
     if isinstance(n, dict):
         got = _lookup(n, spec)
         if got is None:
             raise ValueError(f"'seeds' gives no number for the label count {spec!r}.")
         n = got
-    return list(range(int(n)))
+    listed = not isinstance(n, (int, np.integer, float, str))
+    chosen = [int(s) for s in n] if listed else list(range(int(n)))
+    if not chosen:
+        raise ValueError(f"seeds={n!r}: a study needs at least one seed.")
+    return chosen
 
 
 def _jsonable(obj):

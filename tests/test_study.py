@@ -168,8 +168,9 @@ def test_bad_settings_fail_at_the_plan_naming_the_setting(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"DBNClassifier has no parameter 'nosuch'; its "
                                          r"parameters are activation, alpha"):
         plan_study("mnist", overrides={"finetuning.nosuch": 1})
-    with pytest.raises(ValueError, match="at least one seed"):
-        plan_study("mnist", seeds=0)
+    for kw in ({"seeds": 0}, {"seeds": []}, {"overrides": {"seeds": 0}}):
+        with pytest.raises(ValueError, match="at least one seed"):
+            plan_study("mnist", **kw)
     for kw in ({"n_jobs": 0}, {"n_jobs": 1.5}, {"threads": 0}):
         with pytest.raises(ValueError, match=list(kw)[0]):
             run_study(TINY, tmp_path, dry_run=True, verbose=False, **kw)
