@@ -1642,8 +1642,10 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
         timed = [("pretraining", stacks[f], sum(stack.fit_time_)) for f, stack in loaded.items()]
         timed += [("run", run.config, _task_time(records[run.key])) for run in runs
                   if run.key in records and _task_time(records[run.key]) is not None]
+        # Read only for the printed estimate: a run's checkpoint can be tens of MB.
+        head_start = _checkpointed_seconds(env, todo, to_pretrain, stacks) if verbose else {}
         progress = _Progress(_phases(waves, stacks), _workers(backend, client, n_jobs), verbose,
-                             timed, _checkpointed_seconds(env, todo, to_pretrain, stacks))
+                             timed, head_start)
 
         def finished(record):
             _write_record(out, record)
