@@ -1143,21 +1143,29 @@ def _stack_file(config):
             f"{split}__{digest}.pkl")
 
 
-def _load_saved(path, config, unusable):
-    """The dict pickled at ``path`` if it was saved for this very ``config``, else None.
+def _unpickle(path, unusable=None):
+    """What is pickled at ``path``, or None if it is absent or cannot be read.
 
     A file that cannot be read (another pickle format, a truncated file, ...)
-    is warned about as ``"{path}: {unusable} ({error})"``.
+    is warned about as ``"{path}: {unusable} ({error})"``, unless
+    ``unusable`` is None.
     """
     try:
         with open(path, "rb") as f:
-            saved = pickle.load(f)
+            return pickle.load(f)
     except FileNotFoundError:
         return None
     except Exception as exc:  # stale pickle format, truncated file, ...
-        warnings.warn(f"{path}: {unusable} ({exc})", RuntimeWarning, stacklevel=4)
+        if unusable is not None:
+            warnings.warn(f"{path}: {unusable} ({exc})", RuntimeWarning, stacklevel=5)
         return None
-    return saved if saved.get("config") == config else None
+
+
+def _load_saved(path, config, unusable=None):
+    """The dict pickled at ``path`` if it was saved for this very ``config``, else None
+    (see :func:`_unpickle` for ``unusable``)."""
+    saved = _unpickle(path, unusable)
+    return saved if saved is not None and saved.get("config") == config else None
 
 
 def _load_stack(path, config):
@@ -1301,23 +1309,17 @@ def _checkpointed_seconds(env, todo, to_pretrain, stacks):
     (else the run starts over); a stack's, its layers' (the folder is named
     after the stack's settings).
     """
-    def peek(path):
-        try:
-            with open(path, "rb") as f:
-                return pickle.load(f)
-        except Exception:  # absent, truncated, another format: no head start
-            return None
-
     done = {}
     for run in todo:
         path = _checkpoint_path(env, run.key)
-        saved = None if path is None else peek(path)
-        if isinstance(saved, dict) and saved.get("config") == run.config:
+        # Quietly: the task itself warns about a checkpoint it cannot use.
+        saved = None if path is None else _load_saved(path, run.config)
+        if saved is not None:
             done[run.key] = float(saved.get("finetune_time") or 0.0)
     for name in to_pretrain:
         folder = _stack_checkpoint_dir(env, stacks[name])
         if folder is not None:
-            layers = [peek(path) for path in sorted(Path(folder).glob("layer_*.pkl"))]
+            layers = [_unpickle(path) for path in sorted(Path(folder).glob("layer_*.pkl"))]
             done[name] = sum(float(saved.get("seconds") or 0.0) for saved in layers
                              if isinstance(saved, dict))
     return done
@@ -1383,7 +1385,7 @@ class _Progress:
         How many tasks run at once.
     timed : iterable of (kind, config, seconds)
         Tasks finished before (the records and stacks a resumed study found):
-        they time the tasks left from the first line on.
+        they time the tasks left from the first line on (None: not timed).
     done_before : dict, default=None
         Seconds of training already checkpointed, by task: a resumed task
         has that much less to do.
@@ -1399,7 +1401,8 @@ class _Progress:
         self.workers, self.verbose, self.clock = max(1, int(workers)), verbose, clock
         self.finished, self.by_group, self.by_kind = set(), {}, {}
         for kind, config, seconds in timed:
-            self._time(kind, _timing_group(config), _work_units(kind, config), seconds)
+            if seconds is not None:
+                self._time(kind, _timing_group(config), _work_units(kind, config), seconds)
         self.phase, self.phase_t0, self.phase_ends = -1, None, []
         self.t0 = clock()
         self.width = len(str(self.total))
@@ -1641,7 +1644,7 @@ def run_study(preset="digits", out=None, *, data_home=None, download=False, vali
         waves = _waves(todo, to_pretrain, run_stack, loaded, per_wave)
         timed = [("pretraining", stacks[f], sum(stack.fit_time_)) for f, stack in loaded.items()]
         timed += [("run", run.config, _task_time(records[run.key])) for run in runs
-                  if run.key in records and _task_time(records[run.key]) is not None]
+                  if run.key in records]
         # Read only for the printed estimate: a run's checkpoint can be tens of MB.
         head_start = _checkpointed_seconds(env, todo, to_pretrain, stacks) if verbose else {}
         progress = _Progress(_phases(waves, stacks), _workers(backend, client, n_jobs), verbose,
