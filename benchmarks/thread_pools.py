@@ -136,7 +136,10 @@ def _sgd_rows_prange(G, W, V, lr, momentum, decay):
     """``dbn._network_kernels._sgd_rows`` (Nesterov) over rows in parallel.
 
     Row sums go to a buffer and are added in row order, so the returned
-    norms are those of the serial kernel too.
+    norms are those of the serial kernel too.  The row loop is a copy of the
+    engine's, not a shared row function: factored into one (even with
+    ``inline="always"``), the engine's serial ``_sgd_rows`` ran 5-30% slower
+    on a 784x500 block (bit-identical results; measured Dec 7, 2026).
     """
     rows, n = G.shape
     lr32 = np.float32(lr)
