@@ -194,7 +194,9 @@ _DROPOUT_FEW_LABELS = {"max_iter": 300, "n_iter_no_change": 300,
 #: every init).  ``seeds``: the number of seeds, or one number per label
 #: count.  ``inits``: name -> settings of DBNClassifier that differ from
 #: ``finetuning`` (``init`` is the name unless given; ``"dbn"`` means the
-#: pretrained stack).  ``pretraining``: settings of :class:`~dbn.DBN`.
+#: pretrained stack; a ``"pretraining"`` dict there changes that init's
+#: pretraining settings, and so its stack).  ``pretraining``: settings of
+#: :class:`~dbn.DBN`.
 #: ``label_overrides``: label count -> fine-tuning settings for that count;
 #: its ``"inits"`` (init name -> settings) apply to one init only, last.
 #: ``threads``: BLAS threads of each run (absent or None: the default, all
@@ -670,12 +672,21 @@ def plan_study(preset="digits", *, validate=False, seeds=None, inits=None, overr
                     params = {**settings["finetuning"], **label_overrides, **init_settings,
                               **per_init.get(init_name, {})}
                     init = params.pop("init", init_name)
+                    # An init's own pretraining settings (a DBN init on a
+                    # longer-pretrained stack, say) go over the preset's.
+                    own_pretraining = params.pop("pretraining", None)
                     params.update(hidden_layer_sizes=list(sizes), random_state=seed)
                     try:
+                        if own_pretraining is not None and (
+                                init != "dbn" or not isinstance(own_pretraining, dict)):
+                            raise ValueError(
+                                "'pretraining' in an init's settings must be a dict of DBN "
+                                "settings, and only for a pretrained init (init 'dbn'); got "
+                                f"{own_pretraining!r} for init {init!r}.")
                         clf = _classifier_config({**params, "init": init})
                         pretraining = None if init != "dbn" else _pretraining_config(
-                            {**settings["pretraining"], "hidden_layer_sizes": list(sizes),
-                             "random_state": seed})
+                            {**settings["pretraining"], **(own_pretraining or {}),
+                             "hidden_layer_sizes": list(sizes), "random_state": seed})
                     except ValueError as exc:
                         raise ValueError(f"preset {name!r}, init {init_name!r}: {exc}") from None
                     config = {

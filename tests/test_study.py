@@ -260,6 +260,38 @@ def test_changed_configuration_is_not_skipped(tiny_study, tmp_path):
     assert [r["n_iter"] for r in records] == [1] * len(keys)
 
 
+def test_an_init_with_its_own_pretraining_gets_its_own_stack(tmp_path):
+    preset = {**TINY, "depths": [2], "labels": ["all"], "seeds": 1,
+              "inits": {"dbn": {}, "dbn-long": {"init": "dbn", "pretraining": {"n_iter": 3}},
+                        "normal": {}}}
+    runs = {r.init: r for r in plan_study(preset)}
+    short, long_ = runs["dbn"].config, runs["dbn-long"].config
+    assert (short["pretraining"]["n_iter"], long_["pretraining"]["n_iter"]) == (1, 3)
+    # Nothing else differs, in pretraining or fine-tuning.
+    assert {**long_["pretraining"], "n_iter": 1} == short["pretraining"]
+    assert long_["classifier"] == short["classifier"]
+    assert "pretraining" not in long_["classifier"] and runs["normal"].config["pretraining"] is None
+    # As --set gives the whole preset's pretraining: the same configuration.
+    by_set = plan_study(preset, inits=["dbn"], overrides={"pretraining.n_iter": 3})[0]
+    assert study._same_config(by_set.config, {**long_, "init": "dbn"})
+    stacks, run_stack = study._stack_plan(list(runs.values()))
+    assert len(stacks) == 2 and run_stack[runs["dbn"].key] != run_stack[runs["dbn-long"].key]
+
+    records = {r["config"]["init"]: r for r in run_study(preset, tmp_path, report=False,
+                                                         verbose=False)}
+    assert [len(h) for h in (records["dbn"]["pretraining_history"][0]["reconstruction_error"],
+                             records["dbn-long"]["pretraining_history"][0]["reconstruction_error"])
+            ] == [1, 3]
+    assert len(list((tmp_path / "pretrained").glob("*.pkl"))) == 2
+
+    bad = {**TINY, "inits": {"normal": {"pretraining": {"n_iter": 3}}}}
+    with pytest.raises(ValueError, match=r"init 'normal'.*only for a pretrained init"):
+        plan_study(bad)
+    bad = {**TINY, "inits": {"dbn": {"pretraining": {"n_itr": 3}}}}
+    with pytest.raises(ValueError, match=r"init 'dbn'.*DBN has no parameter 'n_itr'"):
+        plan_study(bad)
+
+
 def test_shared_stack_is_the_shallower_stack():
     # Depths share one pretraining: the first d layers of the deeper stack
     # are what fitting d layers gives.
