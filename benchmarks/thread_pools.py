@@ -138,8 +138,9 @@ def _sgd_rows_prange(G, W, V, lr, momentum, decay):
     Row sums go to a buffer and are added in row order, so the returned
     norms are those of the serial kernel too.  The row loop is a copy of the
     engine's, not a shared row function: factored into one (even with
-    ``inline="always"``), the engine's serial ``_sgd_rows`` ran 5-30% slower
-    on a 784x500 block (bit-identical results; measured Dec 7, 2026).
+    ``inline="always"``), the engine's serial ``_sgd_rows`` took 1.03 to 1.4
+    times as long on a 784x500 block in seven interleaved runs
+    (bit-identical results; measured Dec 7, 2026, with a study beside).
     """
     rows, n = G.shape
     lr32 = np.float32(lr)
