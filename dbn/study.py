@@ -198,7 +198,9 @@ _DROPOUT_FEW_LABELS = {"max_iter": 300, "n_iter_no_change": 300,
 #: pretraining settings, and so its stack).  ``pretraining``: settings of
 #: :class:`~dbn.DBN`.
 #: ``label_overrides``: label count -> fine-tuning settings for that count;
-#: its ``"inits"`` (init name -> settings) apply to one init only, last.
+#: its ``"inits"`` (init name -> settings) apply to one init only, last; a
+#: ``"pretraining"`` dict there changes the pretraining of that count's
+#: pretrained inits (random inits have none to change).
 #: ``threads``: BLAS threads of each run (absent or None: the default, all
 #: cores); not part of a run's configuration, so that runs at other thread
 #: counts count as the same run.  It changes the time, and also the last bits
@@ -662,6 +664,7 @@ def plan_study(preset="digits", *, validate=False, seeds=None, inits=None, overr
         # {"inits": {name: settings}}: what one init needs at this label
         # count (a random init may need a smaller learning rate than the DBN).
         per_init = label_overrides.pop("inits", None) or {}
+        label_pretraining = label_overrides.pop("pretraining", None)
         unknown = [i for i in per_init if i not in settings["inits"]]
         if unknown:
             raise ValueError(f"label_overrides[{spec!r}] names inits {unknown} that preset "
@@ -670,23 +673,33 @@ def plan_study(preset="digits", *, validate=False, seeds=None, inits=None, overr
         for depth, sizes in _architectures(settings).items():
             for init_name, init_settings in variants.items():
                 for seed in _seed_list(settings, spec, seeds):
-                    params = {**settings["finetuning"], **label_overrides, **init_settings,
-                              **per_init.get(init_name, {})}
+                    own = {k: v for k, v in init_settings.items() if k != "pretraining"}
+                    extra = per_init.get(init_name, {})
+                    params = {**settings["finetuning"], **label_overrides, **own,
+                              **{k: v for k, v in extra.items() if k != "pretraining"}}
                     init = params.pop("init", init_name)
-                    # An init's own pretraining settings (a DBN init on a
-                    # longer-pretrained stack, say) go over the preset's.
-                    own_pretraining = params.pop("pretraining", None)
                     params.update(hidden_layer_sizes=list(sizes), random_state=seed)
                     try:
-                        if own_pretraining is not None and (
-                                init != "dbn" or not isinstance(own_pretraining, dict)):
-                            raise ValueError(
-                                "'pretraining' in an init's settings must be a dict of DBN "
-                                "settings, and only for a pretrained init (init 'dbn'); got "
-                                f"{own_pretraining!r} for init {init!r}.")
+                        # Pretraining settings over the preset's, the last
+                        # winning key by key: (where, settings, whether only
+                        # a pretrained init may have them).  A label count's
+                        # are for its pretrained inits; random ones ignore them.
+                        layers = [(f"label_overrides[{spec!r}]", label_pretraining, False),
+                                  ("the init's settings", init_settings.get("pretraining"), True),
+                                  (f"label_overrides[{spec!r}]['inits'][{init_name!r}]",
+                                   extra.get("pretraining"), True)]
+                        for where, layer, own_only in layers:
+                            if layer is not None and not isinstance(layer, dict):
+                                raise ValueError(f"'pretraining' in {where} must be a dict of "
+                                                 f"DBN settings; got {layer!r}.")
+                            if layer is not None and own_only and init != "dbn":
+                                raise ValueError(
+                                    f"'pretraining' in {where} is only for a pretrained init "
+                                    f"(init 'dbn'); init {init!r} has no pretraining.")
                         clf = _classifier_config({**params, "init": init})
                         pretraining = None if init != "dbn" else _pretraining_config(
-                            {**settings["pretraining"], **(own_pretraining or {}),
+                            {**settings["pretraining"],
+                             **{k: v for _, layer, _ in layers for k, v in (layer or {}).items()},
                              "hidden_layer_sizes": list(sizes), "random_state": seed})
                     except ValueError as exc:
                         raise ValueError(f"preset {name!r}, init {init_name!r}: {exc}") from None

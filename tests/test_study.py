@@ -290,6 +290,39 @@ def test_an_init_with_its_own_pretraining_gets_its_own_stack(tmp_path):
     bad = {**TINY, "inits": {"dbn": {"pretraining": {"n_itr": 3}}}}
     with pytest.raises(ValueError, match=r"init 'dbn'.*DBN has no parameter 'n_itr'"):
         plan_study(bad)
+    bad = {**TINY, "inits": {"dbn": {"pretraining": 3}}}
+    with pytest.raises(ValueError, match=r"'pretraining' in the init's settings must be a dict"):
+        plan_study(bad)
+
+
+def test_a_label_count_may_change_its_pretrained_inits_pretraining():
+    # label_overrides[count]["pretraining"] is for that count's pretrained
+    # inits (random ones have none); label_overrides[count]["inits"][name]
+    # ["pretraining"] for one init; settings merge key by key, the more
+    # specific last.
+    preset = {**TINY, "depths": [2], "labels": [20, "all"], "seeds": 1,
+              "inits": {"dbn": {"pretraining": {"n_iter": 3}}, "normal": {}},
+              "label_overrides": {20: {"pretraining": {"n_iter": 2, "batch_size": 7},
+                                       "inits": {"dbn": {"pretraining": {"k": 2}}}}}}
+    runs = {(r.init, r.labels): r.config for r in plan_study(preset)}
+    n_all = max(labels for _, labels in runs)
+    pre = {labels: runs["dbn", labels]["pretraining"] for labels in (20, n_all)}
+    # The init's own n_iter wins over the count's; the count's batch size
+    # and its per-init k apply at 20 labels only.
+    assert (pre[20]["n_iter"], pre[20]["batch_size"], pre[20]["k"]) == (3, 7, 2)
+    assert (pre[n_all]["n_iter"], pre[n_all]["batch_size"], pre[n_all]["k"]) == (
+        3, TINY["pretraining"]["batch_size"], DBN().k)
+    assert runs["normal", 20]["pretraining"] is None
+    assert "pretraining" not in runs["dbn", 20]["classifier"]
+    assert runs["dbn", 20]["classifier"] == {**runs["normal", 20]["classifier"], "init": "dbn"}
+
+    bad = {**preset, "label_overrides": {20: {"inits": {"normal": {"pretraining": {"k": 2}}}}}}
+    with pytest.raises(ValueError, match=r"init 'normal'.*label_overrides\[20\]\['inits'\]"
+                                         r"\['normal'\] is only for a pretrained init"):
+        plan_study(bad)
+    bad = {**preset, "label_overrides": {20: {"pretraining": [2]}}}
+    with pytest.raises(ValueError, match=r"'pretraining' in label_overrides\[20\] must be a dict"):
+        plan_study(bad)
 
 
 def test_shared_stack_is_the_shallower_stack():
