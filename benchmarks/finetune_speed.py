@@ -76,10 +76,10 @@ Run from the repository root::
 
 The last one times the GEMM floor and the engine's dropout epoch (the
 ``mnist-modern`` preset's fine-tuning) only: the floor's seconds, against
-those of the committed records (3.3 to 4.4 s at 2 threads), say whether an
-absolute time measured on this host (the time per seed of
-``results/study-*-timing/``) came from a fast or a slow one; the host's
-speed varies from one to another by up to 2x.
+those of the committed records (3.3 to 4.5 s at 2 threads, medians 3.7 to
+4.3 s), say whether an absolute time measured on this host (the time per
+seed of ``results/study-*-timing/``) came from a fast or a slow one; the
+host's speed varies from one to another by up to 2x.
 
 MNIST is read with ``dbn.datasets.load_mnist(data_home, download=False)``
 from ``--data-home`` (default ``$DBN_DATA_HOME``, else ``../shared/data/mnist``
@@ -446,6 +446,7 @@ def print_finetune(res, n_samples):
               f"{'/engine':>12}")
     print(header)
     print("-" * len(header))
+
     def ratio(name, other):
         if other not in m:
             return f"{'-':>12}"
