@@ -186,7 +186,10 @@ def _add_study_parser(sub):
                        dest="overrides",
                        help="change a setting of the preset, e.g. --set "
                             "finetuning.learning_rate_init=0.05 --set pretraining.n_iter=10 "
-                            "(for hyperparameter search with --validate; use a new --out)")
+                            "(for hyperparameter search with --validate; use a new --out); "
+                            "one init's or one label count's own: --set "
+                            "inits.dbn.pretraining.n_iter=200, --set "
+                            "label_overrides.100.max_iter=500")
     study.add_argument("--n-jobs", type=_nonzero_int, default=1,
                        help="runs in parallel (joblib; default 1: on 2 cores one run already "
                             "uses both BLAS threads)")

@@ -474,15 +474,42 @@ def _resolve_preset(preset, overrides=None):
     for path, value in (overrides or {}).items():
         *parents, last = path.split(".")
         node = settings
-        for part in parents:
+        for i, part in enumerate(parents):
+            if part not in node and _may_create(settings, parents[:i], part):
+                node[part] = {}
             if not isinstance(node.get(part), dict):
-                raise ValueError(f"cannot set {path!r}: preset {name!r} has no section {part!r}.")
+                known = (f" (its label counts: {', '.join(map(str, settings.get('labels', [])))})"
+                         if parents[:i] == ["label_overrides"] else "")
+                raise ValueError(f"cannot set {path!r}: preset {name!r} has no section "
+                                 f"{part!r}{known}.")
             node = node[part]
         if not parents and last not in settings:
             raise ValueError(f"cannot set {path!r}: preset {name!r} has no setting {last!r} "
                              f"(its settings: {', '.join(settings)}).")
         node[last] = copy.deepcopy(value)
     return name, settings
+
+
+def _may_create(settings, above, part):
+    """Whether ``--set`` may add the missing section ``part`` under ``above``.
+
+    Only sections whose names the preset itself fixes, so that a misspelt
+    path still fails: a label count of the preset under ``label_overrides``,
+    ``inits`` under a label count, one of the preset's inits there, and
+    ``pretraining`` under an init (``inits.dbn.pretraining.n_iter=200``) or
+    a label count.
+    """
+    labels = {str(spec) for spec in settings.get("labels", [])}
+    inits = settings.get("inits", {})
+    if above == ["label_overrides"]:
+        return part in labels
+    if len(above) == 2 and above[0] == "label_overrides":
+        return part in ("inits", "pretraining")
+    if len(above) == 3 and above[0] == "label_overrides" and above[2] == "inits":
+        return part in inits
+    return part == "pretraining" and (
+        (len(above) == 2 and above[0] == "inits" and above[1] in inits)
+        or (len(above) == 4 and above[0] == "label_overrides" and above[2] == "inits"))
 
 
 def parse_overrides(items):

@@ -325,6 +325,34 @@ def test_a_label_count_may_change_its_pretrained_inits_pretraining():
         plan_study(bad)
 
 
+def test_set_may_add_the_sections_a_preset_names_and_no_others():
+    # --set adds missing sections only where the preset fixes their names (a
+    # label count, an init, "inits", "pretraining"), so that
+    # label_overrides.100.pretraining.n_iter=200 works and typos still fail.
+    runs = plan_study("mnist-labels", overrides={
+        "label_overrides.100.inits.dbn.pretraining.n_iter": 200,
+        "inits.dbn-dropout.pretraining.batch_size": 10,
+        "label_overrides.all.max_iter": 7})
+    n_iter = {(r.init, r.labels): r.config["pretraining"]["n_iter"]
+              for r in runs if r.config["pretraining"]}
+    assert {k: v for k, v in n_iter.items() if v != 50} == {("dbn", 100): 200}
+    assert {r.config["pretraining"]["batch_size"] for r in runs if r.init == "dbn-dropout"} == {10}
+    # (dbn-dropout's own max_iter goes over a label count's, as before.)
+    assert {r.config["classifier"]["max_iter"] for r in runs
+            if r.labels == 60000 and r.init != "dbn-dropout"} == {7}
+    assert PRESETS["mnist-labels"]["inits"]["dbn"] == {}  # the preset itself is untouched
+    for path, section in [("label_overrides.60.max_iter", "60"),
+                          ("label_overrides.100.init.dbn.max_iter", "init"),
+                          ("label_overrides.100.inits.dbm.max_iter", "dbm"),
+                          ("inits.dbm.pretraining.n_iter", "dbm"),
+                          ("inits.dbn.pretrain.n_iter", "pretrain"),
+                          ("finetuning.pretraining.n_iter", "pretraining")]:
+        with pytest.raises(ValueError, match=rf"cannot set '{path}'.*no section '{section}'"):
+            plan_study("mnist-labels", overrides={path: 1})
+    with pytest.raises(ValueError, match=r"its label counts: 100, 1000, 10000, all"):
+        plan_study("mnist-labels", overrides={"label_overrides.60.max_iter": 1})
+
+
 def test_shared_stack_is_the_shallower_stack():
     # Depths share one pretraining: the first d layers of the deeper stack
     # are what fitting d layers gives.
