@@ -502,6 +502,13 @@ def write_report(results_dir, *, figures=True):
                   f"Fine-tuning time, all runs: {total / 60:.1f} min.", ""]
         lines += [f"- versions: `{v}`" for v in sorted(versions)]
         lines += [f"- machine: `{m}`" for m in sorted(machines)]
+        speeds = sorted(r["gemm_gflops"] for r in records if r.get("gemm_gflops"))
+        if speeds:
+            # Hosts of one machine type differ by up to 2x at the products:
+            # the times above are read beside this.
+            lines.append(f"- float32 GEMM speed after each run (`gemm_gflops`, {len(speeds)} "
+                         f"runs): {speeds[0]:.0f} to {speeds[-1]:.0f} GFLOP/s, median "
+                         f"{float(np.median(speeds)):.0f}")
         lines.append("")
     path = results_dir / "report.md"
     path.write_text("\n".join(lines))

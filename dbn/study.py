@@ -48,9 +48,11 @@ from a checkpoint, every part's fine-tuning, not the time between the
 parts); ``started`` (when its first part started) and ``finished`` (UTC);
 ``versions`` (dbn, numpy, scipy, numba, sklearn, python); ``machine`` (cpu
 count, platform, the CPU Numba compiled for, the kernel each OpenBLAS
-chose: see :func:`_machine`); ``blas_threads``;
-``resumed_at_epochs`` (the epochs after which the run was resumed from a
-checkpoint, usually none).
+chose: see :func:`_machine`); ``blas_threads``; ``gemm_gflops`` (the
+host's float32 GEMM speed right after the run: hosts of one machine type
+differ by up to 2x, so read the times beside it); ``resumed_at_epochs``
+(the epochs after which the run was resumed from a checkpoint, usually
+none).
 
 Examples
 --------
@@ -97,12 +99,13 @@ __all__ = [
 #: Version of the layout of a record.
 RECORD_FORMAT = 1
 
-#: Fields of a record that measure time, name the moment, count the BLAS
-#: threads (which change the time only) or the resumptions from checkpoints
-#: (which change nothing but the time); everything else is the same
+#: Fields of a record that measure time or the host's speed, name the
+#: moment, count the BLAS threads (which change the time only) or the
+#: resumptions from checkpoints (which change nothing but the time);
+#: everything else is the same
 #: whichever backend, machine load or number of jobs ran it.
 TIMING_FIELDS = ("started", "finished", "wall_time", "pretraining_time", "finetune_time",
-                 "blas_threads", "resumed_at_epochs")
+                 "blas_threads", "resumed_at_epochs", "gemm_gflops")
 
 #: The data sets a preset can name.  ``n_train``/``n_test``: the standard
 #: split; ``n_validation``: the training images that ``validate=True`` holds
@@ -905,6 +908,36 @@ def _blas_threads(threads):
     return threadpool_limits(limits=int(threads), user_api="blas")
 
 
+def _gemm_gflops(seconds=0.2):
+    """This host's float32 GEMM speed now, in GFLOP/s, at the current BLAS threads.
+
+    The products of one batch through a 500-2000 layer at batch 100 (the
+    forward product, the weight gradient and the delta: the widest layer of
+    the MNIST presets), repeated for ``seconds``.  The hosts of one machine
+    type differ by up to 2x at the products alone, so a record's times are
+    read beside this figure (``benchmarks/results/study-mnist-modern-timing``).
+    """
+    rng = np.random.default_rng(0)
+    A, D = (rng.standard_normal((100, n), dtype=np.float32) for n in (500, 2000))
+    W = rng.standard_normal((500, 2000), dtype=np.float32)
+    out = [np.empty((100, 2000), np.float32), np.empty((500, 2000), np.float32),
+           np.empty((100, 500), np.float32)]
+
+    def products():
+        np.matmul(A, W, out=out[0])
+        np.matmul(A.T, D, out=out[1])
+        np.matmul(D, W.T, out=out[2])
+
+    products()  # first touch of the outputs and of BLAS's buffers
+    rounds, start = 0, time.perf_counter()
+    while True:
+        products()
+        rounds += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return 3 * 2 * 100 * 500 * 2000 * rounds / elapsed / 1e9
+
+
 def _current_blas_threads():
     from threadpoolctl import threadpool_info
 
@@ -1039,6 +1072,8 @@ def _run(key, config, env, stack):
         "versions": _versions(),
         "machine": _machine(),
         "blas_threads": _current_blas_threads(),
+        # After the run, on the same threads: how fast this host was.
+        "gemm_gflops": _gemm_gflops(),
         "resumed_at_epochs": resumed,
     })
     return _jsonable(record)

@@ -41,7 +41,7 @@ N_RUNS = 16
 RECORD_FIELDS = {
     "key", "config", "status", "test_error", "validation_error", "train_error", "loss_curve",
     "validation_scores", "gradient_norms", "n_iter", "pretraining_time", "pretraining_history",
-    "finetune_time", "wall_time", "versions", "machine", "started", "finished",
+    "finetune_time", "wall_time", "versions", "machine", "started", "finished", "gemm_gflops",
 }
 
 
@@ -223,6 +223,7 @@ def test_records_have_the_documented_fields(tiny_study):
         assert (rec["machine"]["numba_cpu"], rec["machine"]["numba_cpu_features"]) == _numba_cpu()
         assert rec["machine"]["blas"] == _blas_kernels()
         assert rec["blas_threads"] == 1  # the preset's "threads"
+        assert 0.1 < rec["gemm_gflops"] < 1e4  # GFLOP/s, not FLOP/s
         assert rec["started"] <= rec["finished"]
         assert c["classifier"]["hidden_layer_sizes"] == [16] * c["depth"]
         if c["init"] == "dbn":
@@ -838,6 +839,18 @@ def test_report_writes_tables_and_figures(tiny_study, tmp_path):
         assert (tmp_path / f"{name}_tiny.png").stat().st_size > 1000
     text = path.read_text()
     assert "errors_tiny.png" in text and "Hinton & Salakhutdinov 2006" in text
+    speeds = sorted(r["gemm_gflops"] for r in records)
+    assert (f"GEMM speed after each run (`gemm_gflops`, {N_RUNS} runs): {speeds[0]:.0f} to "
+            f"{speeds[-1]:.0f} GFLOP/s") in text
+
+
+def test_gemm_speed_counts_the_flops_of_the_rounds_it_timed(monkeypatch):
+    # A clock that advances 0.1 s a call: the start, then one reading per
+    # round of the three 100x500x2000 products; 0.25 s takes 3 rounds.
+    clock = iter(np.arange(100) * 0.1)
+    monkeypatch.setattr(study.time, "perf_counter", lambda: float(next(clock)))
+    flops = 3 * 2 * 100 * 500 * 2000
+    assert study._gemm_gflops(seconds=0.25) == pytest.approx(3 * flops / 0.3 / 1e9)
 
 
 def test_report_without_matplotlib(tiny_study, tmp_path, monkeypatch):
