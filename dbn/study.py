@@ -497,13 +497,15 @@ def _may_create(settings, above, part):
     """Whether ``--set`` may add the missing section ``part`` under ``above``.
 
     Only sections whose names the preset itself fixes, so that a misspelt
-    path still fails: a label count of the preset under ``label_overrides``,
+    path still fails: ``label_overrides``, a label count of the preset there,
     ``inits`` under a label count, one of the preset's inits there, and
     ``pretraining`` under an init (``inits.dbn.pretraining.n_iter=200``) or
     a label count.
     """
     labels = {str(spec) for spec in settings.get("labels", [])}
     inits = settings.get("inits", {})
+    if not above:  # a custom preset without any
+        return part == "label_overrides"
     if above == ["label_overrides"]:
         return part in labels
     if len(above) == 2 and above[0] == "label_overrides":

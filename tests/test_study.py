@@ -352,6 +352,10 @@ def test_set_may_add_the_sections_a_preset_names_and_no_others():
             plan_study("mnist-labels", overrides={path: 1})
     with pytest.raises(ValueError, match=r"its label counts: 100, 1000, 10000, all"):
         plan_study("mnist-labels", overrides={"label_overrides.60.max_iter": 1})
+    # A custom preset without label_overrides gets one.
+    custom = {k: v for k, v in TINY.items() if k != "label_overrides"}
+    runs = plan_study(custom, overrides={"label_overrides.60.max_iter": 9})
+    assert {(r.labels, r.config["classifier"]["max_iter"]) for r in runs} == {(60, 9), (300, 2)}
 
 
 def test_shared_stack_is_the_shallower_stack():
