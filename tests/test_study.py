@@ -849,12 +849,17 @@ def test_report_writes_tables_and_figures(tiny_study, tmp_path):
 
 
 def test_gemm_speed_counts_the_flops_of_the_rounds_it_timed(monkeypatch):
-    # A clock that advances 0.1 s a call: the start, then one reading per
-    # round of the three 100x500x2000 products; 0.25 s takes 3 rounds.
+    # A clock read at each burst's start and after each round of the three
+    # 100x500x2000 products.  Steps of 0.1 s: one burst of 0.25 s takes 3
+    # rounds in 0.3 s.
     clock = iter(np.arange(100) * 0.1)
     monkeypatch.setattr(study.time, "perf_counter", lambda: float(next(clock)))
     flops = 3 * 2 * 100 * 500 * 2000
-    assert study._gemm_gflops(seconds=0.25) == pytest.approx(3 * flops / 0.3 / 1e9)
+    assert study._gemm_gflops(seconds=0.25, bursts=1) == pytest.approx(3 * flops / 0.3 / 1e9)
+    # Three bursts of 0.125 s whose one round took 0.125, 0.5 (a neighbour)
+    # and 0.25 s: the median burst's speed (steps exact in binary).
+    clock = iter([0.0, 0.125, 0.125, 0.625, 0.625, 0.875])
+    assert study._gemm_gflops(seconds=0.375, bursts=3) == pytest.approx(flops / 0.25 / 1e9)
 
 
 def test_report_without_matplotlib(tiny_study, tmp_path, monkeypatch):
