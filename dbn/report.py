@@ -506,9 +506,9 @@ def write_report(results_dir, *, figures=True):
         if speeds:
             # Hosts of one machine type differ by up to 2x at the products:
             # the times above are read beside this.
-            lines.append(f"- float32 GEMM speed after each run (`gemm_gflops`, {len(speeds)} "
-                         f"runs): {speeds[0]:.0f} to {speeds[-1]:.0f} GFLOP/s, median "
-                         f"{float(np.median(speeds)):.0f}")
+            lines.append(f"- float32 GEMM speed after each run, at its BLAS threads "
+                         f"(`gemm_gflops`, {len(speeds)} runs): {speeds[0]:.0f} to "
+                         f"{speeds[-1]:.0f} GFLOP/s, median {float(np.median(speeds)):.0f}")
         lines.append("")
     path = results_dir / "report.md"
     path.write_text("\n".join(lines))

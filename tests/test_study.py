@@ -844,7 +844,8 @@ def test_report_writes_tables_and_figures(tiny_study, tmp_path):
     text = path.read_text()
     assert "errors_tiny.png" in text and "Hinton & Salakhutdinov 2006" in text
     speeds = sorted(r["gemm_gflops"] for r in records)
-    assert (f"GEMM speed after each run (`gemm_gflops`, {N_RUNS} runs): {speeds[0]:.0f} to "
+    assert (f"GEMM speed after each run, at its BLAS threads (`gemm_gflops`, {N_RUNS} runs): "
+            f"{speeds[0]:.0f} to "
             f"{speeds[-1]:.0f} GFLOP/s") in text
 
 
