@@ -5,7 +5,8 @@ logistic hidden units and a softmax output, trained on MNIST (float32).
 
 Fine-tuning: one epoch of mini-batch SGD at batch size 100 (learning rate 0.1,
 Nesterov momentum 0.9, L2 ``alpha=1e-4``, shuffled), from a random (Glorot)
-start so that no pretraining is timed.  Four contenders:
+start so that no pretraining is timed.  Five contenders (``--contenders``
+chooses among them), and a sixth on request:
 
 dbn
     ``dbn.DBNClassifier(hidden_layer_sizes=(500, 500, 2000),
