@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
 
 from . import _rbm_kernels as K
 from . import _rbm_variant_kernels as VK
+from . import _up_down_kernels as UK
 from ._blas import BLAS_KIND
 from ._io import remove_stale_temporaries, write_atomic
 from ._persistence import PickleStampMixin
@@ -154,6 +155,30 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         ``transform`` sums the labels out.  Needs y, binary data (a
         Bernoulli first layer when there is a single layer), CD (not
         persistent) and no sparsity in the top layer.
+    up_down_n_iter : int, default=0
+        Epochs of up-down fine-tuning after the greedy pretraining (Hinton,
+        Osindero & Teh 2006, section 5 and appendix B: contrastive
+        wake-sleep).  Needs ``joint_labels=True``, at least two layers and
+        binary data.  The weights below the top RBM are untied: the lower
+        RBMs' ``components_`` and ``intercept_hidden_`` become the
+        *recognition* weights and biases (used by ``transform``,
+        ``predict`` and to initialise a :class:`~dbn.DBNClassifier`),
+        ``generative_weights_`` and ``generative_biases_`` hold the
+        *generative* ones (used by ``sample``), and the top RBM goes on
+        learning the joint distribution of the penultimate states and the
+        labels.  Each mini-batch (the top layer's ``batch_size``) goes up
+        through the recognition weights, runs ``up_down_k`` Gibbs steps in
+        the top RBM, comes down through the generative weights, and every
+        part learns from the other's samples.  0: no fine-tuning.
+    up_down_learning_rate : float, default=0.01
+        Learning rate of every weight and bias in up-down fine-tuning (no
+        momentum, as in the paper's pseudo-code).
+    up_down_k : int or "hinton", default="hinton"
+        Gibbs steps in the top RBM per mini-batch of up-down fine-tuning.
+        ``"hinton"``: 3, 6 and then 10 steps over successive thirds of the
+        epochs, the paper's schedule (section 6: 100 epochs of each).
+    up_down_weight_decay : float, default=0.0
+        L2 weight cost of every weight in up-down fine-tuning.
     layer_inputs : {"auto", "store", "stream"}, default="auto"
         Where the input of each layer above the first comes from.
         ``"stream"``: every mini-batch of X goes up through the trained layers
@@ -174,7 +199,9 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         after the last saved layer, and within the unfinished one after its
         last saved epoch, with the draws of an uninterrupted fit, so the
         resumed stack is the same. (Not within a ``joint_labels`` top layer,
-        which resumes at its start.) Needs an integer ``random_state``: with
+        which resumes at its start.) Up-down fine-tuning saves its progress
+        the same way, in ``up_down.pkl``, and resumes after its last saved
+        epoch. Needs an integer ``random_state``: with
         another, the settings differ from fit to fit and nothing is resumed.
     verbose : int, default=0
         Print progress of each layer's training.
@@ -197,6 +224,19 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         ``checkpoint_dir``, the seconds its training took then).
     classes_ : ndarray of shape (n_classes,)
         The labels (``joint_labels=True`` only).
+    generative_weights_ : list of ndarray of shape (n_upper, n_lower)
+        With ``up_down_n_iter > 0``: the generative weights of each layer
+        below the top RBM, bottom first; the layer below is sampled from
+        ``sigmoid(upper @ generative_weights_[i] + generative_biases_[i])``.
+    generative_biases_ : list of ndarray of shape (n_lower,)
+        Their biases (the lower layer's).
+    up_down_history_ : dict of list
+        With ``up_down_n_iter > 0``, per epoch of up-down fine-tuning:
+        ``"epoch"``, ``"k"`` (Gibbs steps), ``"reconstruction_error"`` (mean
+        squared error per row of the data's generative reconstruction from
+        the first hidden layer's wake states), ``"train_error"``
+        (classification error of ``predict`` on up to 1,000 fixed training
+        rows) and ``"time"`` (seconds).
 
     References
     ----------
@@ -235,6 +275,10 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "top_layer": [StrOptions({"bernoulli", "linear"})],
         "linear_learning_rate": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "joint_labels": ["boolean"],
+        "up_down_n_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "up_down_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "up_down_k": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"hinton"})],
+        "up_down_weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "layer_inputs": [StrOptions({"auto", "store", "stream"})],
         "checkpoint_dir": [str, os.PathLike, None],
         "verbose": ["verbose"],
@@ -259,6 +303,10 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         top_layer="bernoulli",
         linear_learning_rate=None,
         joint_labels=False,
+        up_down_n_iter=0,
+        up_down_learning_rate=0.01,
+        up_down_k="hinton",
+        up_down_weight_decay=0.0,
         layer_inputs="auto",
         checkpoint_dir=None,
         verbose=0,
@@ -279,6 +327,10 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.top_layer = top_layer
         self.linear_learning_rate = linear_learning_rate
         self.joint_labels = joint_labels
+        self.up_down_n_iter = up_down_n_iter
+        self.up_down_learning_rate = up_down_learning_rate
+        self.up_down_k = up_down_k
+        self.up_down_weight_decay = up_down_weight_decay
         self.layer_inputs = layer_inputs
         self.checkpoint_dir = checkpoint_dir
         self.verbose = verbose
@@ -378,9 +430,16 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             labels = self._encode_labels(X, y)
         elif hasattr(self, "classes_"):
             del self.classes_
+        for name in ("generative_weights_", "generative_biases_", "up_down_history_"):
+            if hasattr(self, name):
+                delattr(self, name)  # of an earlier fit
         rng = check_random_state(self.random_state)
         seeds = rng.randint(0, 2**31 - 1, size=len(self._layer_sizes()))
         self._kind = first_layer_kind(X, self.first_layer)
+        if self.up_down_n_iter > 0:
+            self._check_up_down()
+            # Drawn after the layers' seeds, which stay those of a fit without it.
+            up_down_seed = int(rng.randint(0, 2**31 - 1))
         self._n_samples = X.shape[0]
         rbms = self._make_rbms(self._kind, seeds)
         self.rbms_, self.history_, self.fit_time_ = [], [], []
@@ -463,7 +522,198 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             self.rbms_.append(rbm)
             self.history_.append(rbm.history_)
             self.fit_time_.append(time.perf_counter() - t0 if seconds is None else seconds)
+        if self.up_down_n_iter > 0:
+            self._fine_tune_up_down(X, labels, up_down_seed)
         return self
+
+    # ------------------------------------------------------------------ #
+    # Up-down fine-tuning (Hinton, Osindero & Teh 2006, appendix B)
+    # ------------------------------------------------------------------ #
+
+    def _check_up_down(self):
+        """Why ``up_down_n_iter > 0`` cannot be used with these settings, as an error."""
+        if not self.joint_labels:
+            raise ValueError("up_down_n_iter > 0 fine-tunes the generative model of the images and their "
+                             "labels: it needs joint_labels=True (and fit(X, y)).")
+        if len(self._layer_sizes()) < 2:
+            raise ValueError("up_down_n_iter > 0 needs at least two layers (up-down fine-tunes the "
+                             "directed layers below the top RBM); give hidden_layer_sizes two or more.")
+        if self._kind != "bernoulli":
+            raise ValueError("up_down_n_iter > 0 needs binary data (values in [0, 1], a Bernoulli first "
+                             "layer): the generative weights model each pixel as a binary unit.")
+
+    def _up_down_k_at(self, epoch):
+        """Gibbs steps in the top RBM in epoch ``epoch`` (0-based) of up-down fine-tuning."""
+        if self.up_down_k != "hinton":
+            return int(self.up_down_k)
+        third = 3 * epoch // self.up_down_n_iter
+        return (3, 6, 10)[min(third, 2)]
+
+    def _up_down_path(self):
+        return os.path.join(os.fspath(self.checkpoint_dir), "up_down.pkl")
+
+    def _up_down_settings(self, n_features):
+        params = {k: v for k, v in self.get_params().items()
+                  if k not in ("verbose", "checkpoint_dir", "layer_inputs")}
+        return {"params": params, "n_features": n_features, "n_samples": self._n_samples}
+
+    def _fine_tune_up_down(self, X, labels, seed):
+        """Untie the weights below the top RBM and train them all by up-down.
+
+        ``X`` is the validated data, ``labels`` their label indices, ``seed``
+        seeds the epochs' order and draws.  With ``checkpoint_dir``, the
+        progress is saved at most every :attr:`_PARTIAL_EVERY` seconds and
+        when done (``up_down.pkl``); a later fit with the same settings and
+        data shape resumes there, with the draws of an uninterrupted fit.
+        """
+        lower, top = self.rbms_[:-1], self.rbms_[-1]
+        n_samples, n_features = X.shape
+        f32 = np.float32
+        sizes = np.array([n_features] + [r.n_components for r in lower], dtype=np.int64)
+        settings = self._up_down_settings(n_features)
+        saved = None
+        if self.checkpoint_dir and os.path.exists(self._up_down_path()):
+            with open(self._up_down_path(), "rb") as f:
+                saved = pickle.load(f)
+            if saved.get("settings") != settings:
+                saved = None
+        if saved is not None:
+            arrays, rng, state, mon_idx = saved["arrays"], saved["rng"], saved["state"], saved["mon_idx"]
+            history, done = saved["history"], saved["seconds"]
+            if self.verbose:
+                print(f"[DBN] up-down: resumed after epoch {len(history['epoch'])} from "
+                      f"{self._up_down_path()}", flush=True)
+        else:
+            R = np.concatenate([np.asarray(r.components_, dtype=f32).ravel() for r in lower])
+            arrays = {
+                "R": R, "G": R.copy(),
+                "r_b": np.concatenate([np.asarray(r.intercept_hidden_, dtype=f32) for r in lower]),
+                "g_b": np.concatenate([np.asarray(r.intercept_visible_, dtype=f32) for r in lower]),
+                "W": np.array(top.components_, dtype=f32), "b_h": np.array(top.intercept_hidden_, dtype=f32),
+                "b_v": np.array(top.intercept_visible_, dtype=f32),
+            }
+            rng = np.random.RandomState(seed)
+            state = new_state(rng)
+            mon_idx = np.sort(rng.choice(n_samples, size=min(1000, n_samples), replace=False))
+            history = {"epoch": [], "k": [], "reconstruction_error": [], "train_error": [], "time": []}
+            done = 0.0
+        B = per_layer(self.batch_size, len(self.rbms_), "batch_size")[-1]
+        n_top, n_vis = arrays["W"].shape
+        bufs = dict(
+            wake=np.empty(B * int(sizes.sum()), f32), sleep=np.empty(B * int(sizes.sum()), f32),
+            tmp=np.empty(B * int(sizes.max()), f32), V=np.empty((2 * B, n_vis), f32),
+            H=np.empty((2 * B, n_top), f32), Hs=np.empty((B, n_top), f32),
+        )
+        if sp.issparse(X):
+            dense, data, indices, indptr = (np.empty((1, 1), f32), X.data, X.indices.astype(np.int64),
+                                            X.indptr.astype(np.int64))
+        else:
+            dense, data, indices, indptr = X, np.empty(1, f32), np.zeros(1, np.int64), np.zeros(1, np.int64)
+        X_mon, y_mon = X[mon_idx], labels[mon_idx]
+        if sp.issparse(X_mon):
+            X_mon = X_mon.toarray()
+        t_start = time.perf_counter() - done
+        last_save = time.perf_counter()
+        interrupted = False
+        try:
+            for epoch in range(len(history["epoch"]), self.up_down_n_iter):
+                t0 = time.perf_counter()
+                # Kept so that a diverging or interrupted epoch leaves the
+                # parameters of the last epoch that was completed and recorded.
+                before = {name: a.copy() for name, a in arrays.items()}
+                state_before = state.copy()
+                try:
+                    k = self._up_down_k_at(epoch)
+                    order = rng.permutation(n_samples).astype(np.int64)
+                    stats = np.zeros(2, dtype=np.float64)
+                    UK.up_down_epoch(
+                        BLAS_KIND, dense, data, indices, indptr, sp.issparse(X), order, B, labels,
+                        arrays["R"], arrays["r_b"], arrays["G"], arrays["g_b"], sizes,
+                        arrays["W"], arrays["b_h"], arrays["b_v"], np.zeros(n_top, f32), np.zeros(n_vis, f32),
+                        np.empty((1, 1), f32), k, float(self.up_down_learning_rate),
+                        float(self.up_down_weight_decay), state, bufs["wake"], bufs["sleep"], bufs["tmp"],
+                        bufs["V"], bufs["H"], bufs["Hs"], stats,
+                    )
+                    if not all(np.isfinite(a).all() for a in arrays.values()):
+                        raise DivergenceError(
+                            f"DBN up-down fine-tuning: the parameters became non-finite in epoch "
+                            f"{epoch + 1}; up_down_learning_rate ({self.up_down_learning_rate}) is too high, "
+                            f"try a smaller one. The model keeps the parameters of the last finite epoch "
+                            f"({epoch}).")
+                    t_epoch = time.perf_counter() - t0
+                    err = float(np.mean(self._up_down_predict(arrays, sizes, X_mon) != y_mon))
+                    for name, value in (("epoch", epoch), ("k", k), ("train_error", err), ("time", t_epoch),
+                                        ("reconstruction_error", stats[0] / max(stats[1], 1))):
+                        history[name].append(value)
+                finally:
+                    if len(history["epoch"]) <= epoch:  # the epoch was not recorded
+                        arrays = before
+                        state[:] = state_before
+                        for values in history.values():
+                            del values[epoch:]
+                        self._set_up_down_params(arrays, sizes, history)
+                if self.checkpoint_dir and (time.perf_counter() - last_save >= self._PARTIAL_EVERY
+                                            or epoch == self.up_down_n_iter - 1):
+                    self._save_up_down(settings, arrays, rng, state, mon_idx, history,
+                                       time.perf_counter() - t_start)
+                    last_save = time.perf_counter()
+                if self.verbose:
+                    print(f"[DBN] up-down epoch {epoch + 1}/{self.up_down_n_iter}, k = {k}, "
+                          f"reconstruction error = {history['reconstruction_error'][-1]:.4f}, "
+                          f"train error = {err:.4f}, time = {t_epoch:.2f}s, "
+                          f"elapsed = {time.perf_counter() - t_start:.1f}s", flush=True)
+        except KeyboardInterrupt:
+            interrupted = True
+        self._set_up_down_params(arrays, sizes, history)
+        if interrupted:
+            self._interrupted = True
+            warnings.warn(
+                f"DBN: up-down fine-tuning interrupted by user after {len(history['epoch'])} of "
+                f"{self.up_down_n_iter} epochs; the model keeps them.", UserWarning, stacklevel=3)
+
+    def _save_up_down(self, settings, arrays, rng, state, mon_idx, history, seconds):
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+        saved = {"settings": settings, "arrays": arrays, "rng": rng, "state": state, "mon_idx": mon_idx,
+                 "history": history, "seconds": seconds}
+        write_atomic(self._up_down_path(), lambda f: pickle.dump(saved, f))
+
+    @staticmethod
+    def _unpack(flat, sizes, of_rows):
+        """Per-layer arrays of a packed weight (``of_rows=None``) or bias array."""
+        out, off = [], 0
+        for lo, hi in zip(sizes[:-1], sizes[1:]):
+            n = {None: lo * hi, "upper": hi, "lower": lo}[of_rows]
+            a = flat[off:off + n]
+            out.append(np.ascontiguousarray(a.reshape(hi, lo) if of_rows is None else a))
+            off += n
+        return out
+
+    def _set_up_down_params(self, arrays, sizes, history):
+        """Write the untied parameters into the model (see ``up_down_n_iter``)."""
+        for rbm, R, r_b in zip(self.rbms_[:-1], self._unpack(arrays["R"], sizes, None),
+                               self._unpack(arrays["r_b"], sizes, "upper")):
+            rbm.components_, rbm.intercept_hidden_ = R, r_b
+        top = self.rbms_[-1]
+        top.components_, top.intercept_hidden_, top.intercept_visible_ = (
+            np.array(arrays[name]) for name in ("W", "b_h", "b_v"))
+        self.generative_weights_ = self._unpack(arrays["G"], sizes, None)
+        self.generative_biases_ = self._unpack(arrays["g_b"], sizes, "lower")
+        self.up_down_history_ = {name: list(values) for name, values in history.items()}
+
+    def _up_down_predict(self, arrays, sizes, X):
+        """Label indices that the packed parameters predict for dense rows ``X``."""
+        a = np.ascontiguousarray(X, dtype=np.float32)
+        layers = zip(self._unpack(arrays["R"], sizes, None), self._unpack(arrays["r_b"], sizes, "upper"))
+        for R, r_b in layers:
+            a = np.ascontiguousarray(a @ R.T)
+            K.sigmoid_bias_(a, r_b)
+        n_pen = int(sizes[-1])
+        W = arrays["W"]
+        H0 = np.ascontiguousarray(a @ W[:, :n_pen].T)
+        H0 += arrays["b_h"]
+        F = np.empty((a.shape[0], W.shape[1] - n_pen), dtype=np.float64)
+        VK.label_free_energies(H0, np.ascontiguousarray(W[:, n_pen:]), arrays["b_v"][n_pen:], F)
+        return F.argmin(axis=1)
 
     def _partial_saver(self, i, rbm, width, t_start):
         """``after_epoch`` for layer ``i``: save its progress at most every
@@ -485,6 +735,10 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def __setstate__(self, state):
         # Stacks pickled before `layer_inputs` existed trained as "stream".
         state.setdefault("layer_inputs", "stream")
+        # ... and those pickled before up-down fine-tuning existed had none.
+        for name, default in (("up_down_n_iter", 0), ("up_down_learning_rate", 0.01),
+                              ("up_down_k", "hinton"), ("up_down_weight_decay", 0.0)):
+            state.setdefault(name, default)
         super().__setstate__(state)
 
     #: Largest stored layer input of ``layer_inputs="auto"``.
@@ -599,8 +853,9 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         visible units) in the top RBM; take the last sample of its visible
         (penultimate) units; go down once through the lower layers, each
         layer's binary states sampled from ``P(v | h)`` of its RBM (the
-        generative weights ``components_`` and visible biases); and return
-        the bottom layer's probabilities (its means for Gaussian data),
+        generative weights ``components_`` and visible biases; after up-down
+        fine-tuning, ``generative_weights_`` and ``generative_biases_``); and
+        return the bottom layer's probabilities (its means for Gaussian data),
         which show a sample better than binary pixels do.
 
         The chains start at random (each penultimate unit on with
@@ -696,6 +951,14 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 K.add_bias_(out, bias)
             else:
                 K.sigmoid_bias_(out, bias)
+        elif hasattr(self, "generative_weights_"):
+            # Untied by up-down fine-tuning: down through the generative weights.
+            out = np.ascontiguousarray(V[:, :n_pen])
+            for i in reversed(range(len(self.generative_weights_))):
+                out = np.ascontiguousarray(out @ self.generative_weights_[i])
+                K.sigmoid_bias_(out, self.generative_biases_[i])
+                if i > 0:
+                    K.sample_bernoulli_(out, new_state(rng))
         else:
             out = np.ascontiguousarray(V[:, :n_pen])
             for rbm in reversed(self.rbms_[:-1]):

@@ -646,6 +646,11 @@ def _pretraining_config(params):
     from .stack import DBN
 
     full = _checked(DBN, params).get_params()
+    if full["up_down_n_iter"] == 0:
+        # Settings of a fine-tuning that does not run: left out, so that the
+        # stacks' configurations (and their files' digests) stay those of
+        # the versions before up-down existed.
+        full = {k: v for k, v in full.items() if not k.startswith("up_down_")}
     return _jsonable({k: v for k, v in sorted(full.items()) if k not in _DBN_EXCLUDED})
 
 

@@ -273,3 +273,59 @@ def label_free_energies(H0, W_y, b_y):
     """``F(v, y)`` without ``-b_v . v``, from ``H0 = v @ W_v.T + b_h``: shape (n, n_labels)."""
     H0 = H0.astype(np.float64)
     return np.stack([-b_y[y] - softplus(H0 + W_y[:, y]).sum(1) for y in range(W_y.shape[1])], axis=1)
+
+
+def up_down_epoch(X, labels, n_labels, order, batch_size, Rs, rbs, Gs, gbs, W, b_h, b_v, *, k, lr,
+                  weight_decay, state):
+    """Reference for :func:`dbn._up_down_kernels.up_down_epoch` (float64).
+
+    Hinton, Osindero & Teh (2006), appendix B, for any number of directed
+    layers: ``Rs[l]``, ``Gs[l]`` of shape (n_{l+1}, n_l), ``rbs[l]`` the
+    upper layer's biases, ``gbs[l]`` the lower layer's.  Returns the updated
+    (Rs, rbs, Gs, gbs, W, b_h, b_v, sse).
+    """
+    f64 = np.float64
+    Rs, rbs, Gs, gbs = ([a.astype(f64) for a in arrays] for arrays in (Rs, rbs, Gs, gbs))
+    W, b_h, b_v = (a.astype(f64) for a in (W, b_h, b_v))
+    n_pen = Rs[-1].shape[0]
+    L = len(Rs)
+
+    def sample(p):
+        return (draw_uniform(state, p.shape) < p.astype(np.float32)).astype(f64)
+
+    sse = 0.0
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        m = len(rows)
+        wake = [X[rows].astype(f64)]
+        for R, r in zip(Rs, rbs):
+            wake.append(sample(sigmoid(wake[-1] @ R.T + r)))
+        v_pos = np.hstack([wake[-1], np.eye(n_labels)[labels[rows]]])
+        h_pos = sigmoid(v_pos @ W.T + b_h)
+        h_state = sample(h_pos)
+        for step in range(k):
+            a = h_state @ W + b_v
+            v_neg = np.hstack([sigmoid(a[:, :n_pen]), _softmax(a[:, n_pen:])])
+            v_neg = _sample_binary_and_labels(state, v_neg, n_pen, False)
+            h_neg = sigmoid(v_neg @ W.T + b_h)
+            if step < k - 1:
+                h_state = sample(h_neg)
+        sleep = [None] * L + [v_neg[:, :n_pen]]
+        for layer in reversed(range(L)):
+            p = sigmoid(sleep[layer + 1] @ Gs[layer] + gbs[layer])
+            sleep[layer] = sample(p) if layer > 0 else p
+        # Every prediction from the parameters the mini-batch started with.
+        p_wake = [sigmoid(wake[layer + 1] @ Gs[layer] + gbs[layer]) for layer in range(L)]
+        q_sleep = [sigmoid(sleep[layer] @ Rs[layer].T + rbs[layer]) for layer in range(L)]
+        sse += ((wake[0] - p_wake[0]) ** 2).sum()
+        for layer in range(L):
+            d = wake[layer] - p_wake[layer]
+            Gs[layer] = Gs[layer] + lr * (wake[layer + 1].T @ d / m - weight_decay * Gs[layer])
+            gbs[layer] = gbs[layer] + lr * d.mean(0)
+            e = sleep[layer + 1] - q_sleep[layer]
+            Rs[layer] = Rs[layer] + lr * (e.T @ sleep[layer] / m - weight_decay * Rs[layer])
+            rbs[layer] = rbs[layer] + lr * e.mean(0)
+        W = W + lr * ((h_pos.T @ v_pos - h_neg.T @ v_neg) / m - weight_decay * W)
+        b_h = b_h + lr * (h_pos.mean(0) - h_neg.mean(0))
+        b_v = b_v + lr * (v_pos.mean(0) - v_neg.mean(0))
+    return Rs, rbs, Gs, gbs, W, b_h, b_v, sse
