@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -670,6 +671,18 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             warnings.warn(
                 f"DBN: up-down fine-tuning interrupted by user after {len(history['epoch'])} of "
                 f"{self.up_down_n_iter} epochs; the model keeps them.", UserWarning, stacklevel=3)
+        errors = history["train_error"]
+        if errors:
+            best = int(np.argmin(errors))
+            # A rate too high does not always overflow: the model can
+            # collapse to guessing, its weights finite (on MNIST at 0.3).
+            if errors[-1] >= 2 * errors[best] + 0.1:
+                warnings.warn(
+                    f"DBN: up-down fine-tuning lost what it had learned: the training error monitored on "
+                    f"{len(mon_idx)} rows rose from {errors[best]:.1%} (epoch {best + 1}) to "
+                    f"{errors[-1]:.1%} (epoch {len(errors)}); up_down_learning_rate "
+                    f"({self.up_down_learning_rate}) is probably too high. See up_down_history_.",
+                    ConvergenceWarning, stacklevel=3)
 
     def _save_up_down(self, settings, arrays, rng, state, mon_idx, history, seconds):
         os.makedirs(self.checkpoint_dir, exist_ok=True)

@@ -213,6 +213,28 @@ def test_divergence_keeps_the_last_finite_epoch(digits_split, monkeypatch):
     assert np.isfinite(model.rbms_[-1].components_).all()
 
 
+def test_a_collapse_to_guessing_is_warned_about(digits_split, monkeypatch):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y, _, _ = digits_split
+    original = UK.up_down_epoch
+    calls = {"n": 0}
+
+    def scrambled(*args):
+        original(*args)
+        calls["n"] += 1
+        if calls["n"] >= 3:  # finite weights that no longer know the labels
+            args[14][:] = np.random.RandomState(calls["n"]).randn(*args[14].shape).astype(np.float32)
+
+    monkeypatch.setattr(UK, "up_down_epoch", scrambled)
+    with pytest.warns(ConvergenceWarning, match=r"lost what it had learned.*rose from .*epoch [12]\)"):
+        model = DBN(**FAST, up_down_n_iter=4, up_down_learning_rate=0.1).fit(X, y)
+    assert np.isfinite(model.rbms_[-1].components_).all()
+    # The healthy fits of the other tests warn of nothing (pytest runs them
+    # with warnings as they are); this one's history shows the collapse.
+    assert model.up_down_history_["train_error"][-1] > 0.5
+
+
 def _arrays(model):
     return ([r.components_ for r in model.rbms_] + [r.intercept_hidden_ for r in model.rbms_]
             + [model.rbms_[-1].intercept_visible_] + model.generative_weights_ + model.generative_biases_)
