@@ -107,6 +107,19 @@ def sample_visible_labels_(v, n_pen, labels, state):
 
 
 @njit(cache=True)
+def join_labels_(pen, labels, rows, out):
+    """``out[i] = [pen[i], one_hot(labels[rows[i]])]``: a labelled RBM's visible rows."""
+    n_pen = pen.shape[1]
+    for i in range(pen.shape[0]):
+        row = out[i]
+        for j in range(n_pen):
+            row[j] = pen[i, j]
+        for j in range(n_pen, out.shape[1]):
+            row[j] = _ZERO
+        row[n_pen + labels[rows[i]]] = _ONE
+
+
+@njit(cache=True)
 def linear_hidden_and_samples_(a, b_h, samples, state):
     """``a += b_h`` (the means of linear hidden units); ``samples = a + N(0, 1)``.
 
@@ -190,13 +203,7 @@ def cd_epoch_labels(
         gather_up(blas_kind, X, X_data, X_indices, X_indptr, sparse, rows,
                   lower_W, lower_b, lower_sizes, work, pen)
         v_pos = V[0:m]
-        for i in range(m):
-            row = v_pos[i]
-            for j in range(n_pen):
-                row[j] = pen[i, j]
-            for j in range(n_pen, n_vis):
-                row[j] = _ZERO
-            row[n_pen + labels[rows[i]]] = _ONE
+        join_labels_(pen, labels, rows, v_pos)
 
         h_pos = H[0:m]
         gemm(blas_kind, False, True, 1.0, v_pos, W, 0.0, h_pos)

@@ -58,10 +58,7 @@ from ._rbm_kernels import (
     sample_bernoulli_,
     sigmoid_bias_,
 )
-from ._rbm_variant_kernels import sample_visible_labels_, visible_probs_labels_
-
-_ONE = np.float32(1.0)
-_ZERO = np.float32(0.0)
+from ._rbm_variant_kernels import join_labels_, sample_visible_labels_, visible_probs_labels_
 
 
 @njit(cache=True)
@@ -183,13 +180,7 @@ def up_down_epoch(
 
         # 2. Top: CD-k in the associative memory, from the wake states.
         v_pos = V[0:m]
-        for i in range(m):
-            row = v_pos[i]
-            for j in range(n_pen):
-                row[j] = pen[i, j]
-            for j in range(n_pen, n_vis):
-                row[j] = _ZERO
-            row[n_pen + labels[rows[i]]] = _ONE
+        join_labels_(pen, labels, rows, v_pos)
         h_pos = H[0:m]
         gemm(blas_kind, False, True, 1.0, v_pos, W, 0.0, h_pos)
         h_state = Hs[0:m]

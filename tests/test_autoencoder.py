@@ -74,12 +74,7 @@ def test_cd_epoch_linear_matches_numpy_reference(case, n_below, sparse):
     ref = naive.cd_epoch_linear(X_in.astype(np.float32), order, B, W, b_h, b_v, W_inc, b_h_inc, b_v_inc,
                                 chains, state=seed.copy(), **flags, **hyper)
     args = [a.copy() for a in (W, b_h, b_v, W_inc, b_h_inc, b_v_inc, chains)]
-    if sparse:
-        Xs = sp.csr_matrix(X)
-        dense, data, ind, ptr = (np.empty((1, 1), np.float32), Xs.data, Xs.indices.astype(np.int64),
-                                 Xs.indptr.astype(np.int64))
-    else:
-        dense, data, ind, ptr = X, np.empty(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64)
+    dense, data, ind, ptr = naive.kernel_data(X, sparse)
     stats = np.zeros(2)
     work = np.empty(B * int(lower_sizes[:-1].sum()), np.float32)
     VK.cd_epoch_linear(BLAS_KIND, dense, data, ind, ptr, sparse, order, B, *args,

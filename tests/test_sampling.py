@@ -71,12 +71,7 @@ def test_cd_epoch_labels_matches_numpy_reference(case, n_below, sparse):
                                 k=case["k"], sample_visible=case["sample_visible"], state=seed.copy(),
                                 **hyper)
     args = [a.copy() for a in (W, b_h, b_v, W_inc, b_h_inc, b_v_inc)]
-    if sparse:
-        Xs = sp.csr_matrix(X)
-        dense, data, ind, ptr = (np.empty((1, 1), np.float32), Xs.data, Xs.indices.astype(np.int64),
-                                 Xs.indptr.astype(np.int64))
-    else:
-        dense, data, ind, ptr = X, np.empty(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64)
+    dense, data, ind, ptr = naive.kernel_data(X, sparse)
     stats = np.zeros(2)
     X_before = X.copy()
     VK.cd_epoch_labels(BLAS_KIND, dense, data, ind, ptr, sparse, order, B, labels, *args,

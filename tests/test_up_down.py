@@ -5,7 +5,6 @@ import pickle
 import naive
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 
@@ -48,12 +47,7 @@ def test_up_down_epoch_matches_numpy_reference(k, weight_decay, widths, sparse):
     R, r_b, G, g_b = packed(Rs), packed(rbs), packed(Gs), packed(gbs)
     W_k, b_h_k, b_v_k = W.copy(), b_h.copy(), b_v.copy()
     sizes = np.array(widths, np.int64)
-    if sparse:
-        Xs = sp.csr_matrix(X)
-        dense, data, ind, ptr = (np.empty((1, 1), np.float32), Xs.data, Xs.indices.astype(np.int64),
-                                 Xs.indptr.astype(np.int64))
-    else:
-        dense, data, ind, ptr = X, np.empty(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64)
+    dense, data, ind, ptr = naive.kernel_data(X, sparse)
     stats = np.zeros(2)
     X_before = X.copy()
     UK.up_down_epoch(BLAS_KIND, dense, data, ind, ptr, sparse, order, B, labels, R, r_b, G, g_b, sizes,
@@ -194,18 +188,24 @@ def test_up_down_checks_its_settings(digits_split):
         DBN(**FAST, up_down_n_iter=1, up_down_learning_rate=-1.0).fit(X, y)
 
 
-def test_divergence_keeps_the_last_finite_epoch(digits_split, monkeypatch):
-    X, y, _, _ = digits_split
+def _after_calls(monkeypatch, from_call, change):
+    """From the ``from_call``-th epoch of up-down on, ``change(W, n)`` alters
+    the top RBM's weights ``W`` after the kernel ran (``n``: the call)."""
     original = UK.up_down_epoch
     calls = {"n": 0}
 
-    def poisoned(*args):
+    def altered(*args):
         original(*args)
         calls["n"] += 1
-        if calls["n"] == 3:
-            args[14][0, 0] = np.inf  # the top RBM's weights
+        if calls["n"] >= from_call:
+            change(args[14], calls["n"])
 
-    monkeypatch.setattr(UK, "up_down_epoch", poisoned)
+    monkeypatch.setattr(UK, "up_down_epoch", altered)
+
+
+def test_divergence_keeps_the_last_finite_epoch(digits_split, monkeypatch):
+    X, y, _, _ = digits_split
+    _after_calls(monkeypatch, 3, lambda W, n: W.__setitem__((0, 0), np.inf))
     model = DBN(**dict(FAST, n_iter=1), up_down_n_iter=5, up_down_learning_rate=0.1)
     with pytest.raises(DivergenceError, match=r"non-finite in epoch 3.*last finite epoch \(2\)"):
         model.fit(X[:200], y[:200])
@@ -217,16 +217,11 @@ def test_a_collapse_to_guessing_is_warned_about(digits_split, monkeypatch):
     from sklearn.exceptions import ConvergenceWarning
 
     X, y, _, _ = digits_split
-    original = UK.up_down_epoch
-    calls = {"n": 0}
 
-    def scrambled(*args):
-        original(*args)
-        calls["n"] += 1
-        if calls["n"] >= 3:  # finite weights that no longer know the labels
-            args[14][:] = np.random.RandomState(calls["n"]).randn(*args[14].shape).astype(np.float32)
+    def scramble(W, n):  # finite weights that no longer know the labels
+        W[:] = np.random.RandomState(n).randn(*W.shape).astype(np.float32)
 
-    monkeypatch.setattr(UK, "up_down_epoch", scrambled)
+    _after_calls(monkeypatch, 3, scramble)
     with pytest.warns(ConvergenceWarning, match=r"lost what it had learned.*rose from .*epoch [12]\)"):
         model = DBN(**FAST, up_down_n_iter=4, up_down_learning_rate=0.1).fit(X, y)
     assert np.isfinite(model.rbms_[-1].components_).all()
