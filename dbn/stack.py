@@ -237,9 +237,10 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         Their biases (the lower layer's).
     up_down_history_ : dict of list
         With ``up_down_n_iter > 0``, per epoch of up-down fine-tuning:
-        ``"epoch"``, ``"k"`` (Gibbs steps), ``"reconstruction_error"`` (mean
-        squared error per row of the data's generative reconstruction from
-        the first hidden layer's wake states), ``"train_error"``
+        ``"epoch"``, ``"k"`` (Gibbs steps), ``"reconstruction_error"`` (the
+        squared error of the data's generative reconstruction from the first
+        hidden layer's wake states, summed over the features and averaged
+        over the rows, as the RBMs' ``history_``), ``"train_error"``
         (classification error of ``predict`` on up to 1,000 fixed training
         rows) and ``"time"`` (seconds).
 
