@@ -73,6 +73,7 @@ __all__ = [
     "plot_study_gradient_norms",
     "plot_study_label_curve",
     "plot_study_learning_curves",
+    "plot_up_down_history",
     "plot_weights",
     "receptive_fields",
     "tile_images",
@@ -707,6 +708,49 @@ def plot_dbn_history(dbn, *, ax=None):
     # A DBN holds out no rows: the free-energy gap is drawn only if recorded.
     panels = [p for p in _HISTORY_PANELS if p[0] == "reconstruction_error" or _recorded(named, p[0])]
     return _plot_histories(named, ax, f"DBN pretraining, {len(named)} layers", panels)
+
+
+def plot_up_down_history(dbn, *, ax=None):
+    """Draw the history of a DBN's up-down fine-tuning.
+
+    Two panels over the epochs: the generative reconstruction error of the
+    data (the generative model learning) and the classification error on
+    the monitored training rows (the recognition side).  A dotted line marks
+    each change of the Gibbs steps in the top RBM (the ``"hinton"``
+    schedule's 3, 6, 10).
+
+    Parameters
+    ----------
+    dbn : DBN
+        Fitted with ``up_down_n_iter > 0``.
+    ax : sequence of 2 matplotlib Axes, default=None
+        Where to draw; None: a new figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    h = getattr(dbn, "up_down_history_", None)
+    if not h or not h.get("epoch"):
+        raise TypeError("Expected a DBN fitted with up_down_n_iter > 0 (it has up_down_history_); "
+                        f"got {type(dbn).__name__} without it.")
+    fig, axes, _ = _axes(ax, 2, sharey=False, what="plot_up_down_history")
+    epochs = np.asarray(h["epoch"]) + 1
+    for axis, key, title in ((axes[0], "reconstruction_error", "generative reconstruction error"),
+                             (axes[1], "train_error", "training error (monitored rows)")):
+        values = np.asarray(h[key], dtype=float) * (100.0 if key == "train_error" else 1.0)
+        axis.plot(epochs, values, marker="." if len(epochs) < 30 else None, label=key)
+        for i in range(1, len(epochs)):
+            if h["k"][i] != h["k"][i - 1]:
+                axis.axvline(epochs[i] - 0.5, color="grey", linestyle=":", linewidth=1)
+                axis.annotate(f"k = {h['k'][i]}", (epochs[i] - 0.5, 1.0), xycoords=("data", "axes fraction"),
+                              ha="left", va="top", fontsize="small", color="grey")
+        axis.set_title(title)
+        axis.set_xlabel("epoch of up-down")
+        _integer_epochs(axis)
+    axes[0].set_ylabel("squared error per row")
+    axes[1].set_ylabel("error (%)")
+    return fig
 
 
 def plot_learning_curves(models, *, ax=None):

@@ -280,6 +280,26 @@ def test_dbn_history_has_one_line_per_layer(stack, nets, rbm):
                                rbm.history_["free_energy_gap"])
 
 
+def test_up_down_history_draws_both_sides_and_the_schedule(stack):
+    from sklearn.datasets import load_digits
+
+    from dbn import DBN
+
+    X, y = load_digits(return_X_y=True)
+    model = DBN((16, 24), n_iter=1, joint_labels=True, up_down_n_iter=6, random_state=0)
+    model.fit(X[:300] / 16, y[:300])
+    fig = _render(P.plot_up_down_history(model))
+    h = model.up_down_history_
+    rec, err = (_data_lines(ax)[0] for ax in fig.axes)
+    np.testing.assert_array_equal(rec.get_xdata(), np.arange(1, 7))
+    np.testing.assert_allclose(rec.get_ydata(), h["reconstruction_error"])
+    np.testing.assert_allclose(err.get_ydata(), 100 * np.asarray(h["train_error"]))
+    # The schedule 3, 3, 6, 6, 10, 10 changes twice: one marker each, per panel.
+    assert [t.get_text() for t in fig.axes[0].texts] == ["k = 6", "k = 10"]
+    with pytest.raises(TypeError, match="up_down_n_iter > 0"):
+        P.plot_up_down_history(stack)
+
+
 def test_learning_curves_are_the_loss_and_validation_scores(nets, digits01):
     fig = _render(P.plot_learning_curves(nets))
     assert len(fig.axes) == 2
