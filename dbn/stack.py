@@ -578,7 +578,10 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         sizes = np.array([n_features] + [r.n_components for r in lower], dtype=np.int64)
         settings = self._up_down_settings(n_features)
         saved = None
-        if self.checkpoint_dir and os.path.exists(self._up_down_path()):
+        # Only a seeded fit resumes: unseeded, the layers below were trained
+        # anew, and another fit's progress would not match them.
+        seeded = isinstance(self.random_state, numbers.Integral) and not isinstance(self.random_state, bool)
+        if self.checkpoint_dir and seeded and os.path.exists(self._up_down_path()):
             with open(self._up_down_path(), "rb") as f:
                 saved = pickle.load(f)
             if saved.get("settings") != settings:

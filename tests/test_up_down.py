@@ -260,9 +260,13 @@ def test_interrupted_up_down_keeps_its_epochs_and_resumes_exactly(digits_split, 
     assert resumed.up_down_history_["epoch"] == list(range(5))
     for a, b in zip(_arrays(resumed), _arrays(whole)):
         assert_array_equal(a, b)
-    # Other settings do not resume from that file.
+    # Other settings do not resume from that file, nor does an unseeded fit
+    # (whose layers are trained anew).
     DBN(**dict(kw, up_down_learning_rate=0.05), checkpoint_dir=str(tmp_path)).fit(X, y)
     assert UK.up_down_epoch.calls["n"] == 6 + 5
+    for _ in range(2):
+        DBN(**dict(kw, random_state=None), checkpoint_dir=str(tmp_path / "unseeded")).fit(X, y)
+    assert UK.up_down_epoch.calls["n"] == 11 + 5 + 5
 
 
 def test_up_down_is_reproducible_and_pickles(digits_split):
