@@ -61,6 +61,18 @@ from ._rbm_kernels import (
 from ._rbm_variant_kernels import join_labels_, sample_visible_labels_, visible_probs_labels_
 
 
+@njit(cache=True, inline="always")
+def _rows(buf, s_off, sizes, layer, m):
+    """The ``m`` rows of layer ``layer`` in a mini-batch buffer (``wake``, ``sleep``)."""
+    return buf[s_off[layer]:s_off[layer + 1]].reshape((m, sizes[layer]))
+
+
+@njit(cache=True, inline="always")
+def _weights(flat, w_off, sizes, layer):
+    """The (sizes[layer + 1], sizes[layer]) weights of layer ``layer`` in ``R`` or ``G``."""
+    return flat[w_off[layer]:w_off[layer + 1]].reshape((sizes[layer + 1], sizes[layer]))
+
+
 @njit(cache=True)
 def _delta_rule(blas_kind, target, pred, other, Wl, bias, lr, weight_decay, delta_is_upper):
     """The delta rule of one layer, batch-averaged, with weight decay.
@@ -158,25 +170,24 @@ def up_down_epoch(
         stop = min(start + batch_size, n)
         m = stop - start
         rows = order[start:stop]
-        # Views of the mini-batch's layers in `wake` and `sleep`.
+        # Where each layer's rows start in `wake` and `sleep` (see _rows).
         s_off = np.zeros(n_layers + 2, np.int64)
         for layer in range(n_layers + 1):
             s_off[layer + 1] = s_off[layer] + m * sizes[layer]
 
         # 1. Up: wake states through the recognition weights.
-        s0 = wake[0:s_off[1]].reshape((m, sizes[0]))
+        s0 = _rows(wake, s_off, sizes, 0, m)
         if sparse:
             gather_csr(X_data, X_indices, X_indptr, rows, s0)
         else:
             gather_dense(X, rows, s0)
         for layer in range(n_layers):
-            lo = wake[s_off[layer]:s_off[layer + 1]].reshape((m, sizes[layer]))
-            up = wake[s_off[layer + 1]:s_off[layer + 2]].reshape((m, sizes[layer + 1]))
-            Rl = R[w_off[layer]:w_off[layer + 1]].reshape((sizes[layer + 1], sizes[layer]))
             p = tmp[0:m * sizes[layer + 1]].reshape((m, sizes[layer + 1]))
-            gemm(blas_kind, False, True, 1.0, lo, Rl, 0.0, p)
-            _hidden_probs_and_samples(p, r_b[b_off[layer]:b_off[layer + 1]], up, state)
-        pen = wake[s_off[n_layers]:s_off[n_layers + 1]].reshape((m, n_pen))
+            gemm(blas_kind, False, True, 1.0, _rows(wake, s_off, sizes, layer, m),
+                 _weights(R, w_off, sizes, layer), 0.0, p)
+            _hidden_probs_and_samples(p, r_b[b_off[layer]:b_off[layer + 1]],
+                                      _rows(wake, s_off, sizes, layer + 1, m), state)
+        pen = _rows(wake, s_off, sizes, n_layers, m)
 
         # 2. Top: CD-k in the associative memory, from the wake states.
         v_pos = V[0:m]
@@ -199,15 +210,14 @@ def up_down_epoch(
 
         # 3. Down: sleep states through the generative weights, from the
         # penultimate states at the end of the chain.
-        top_sleep = sleep[s_off[n_layers]:s_off[n_layers + 1]].reshape((m, n_pen))
+        top_sleep = _rows(sleep, s_off, sizes, n_layers, m)
         for i in range(m):
             for j in range(n_pen):
                 top_sleep[i, j] = v_neg[i, j]
         for layer in range(n_layers - 1, -1, -1):
-            up = sleep[s_off[layer + 1]:s_off[layer + 2]].reshape((m, sizes[layer + 1]))
-            lo = sleep[s_off[layer]:s_off[layer + 1]].reshape((m, sizes[layer]))
-            Gl = G[w_off[layer]:w_off[layer + 1]].reshape((sizes[layer + 1], sizes[layer]))
-            gemm(blas_kind, False, False, 1.0, up, Gl, 0.0, lo)
+            lo = _rows(sleep, s_off, sizes, layer, m)
+            gemm(blas_kind, False, False, 1.0, _rows(sleep, s_off, sizes, layer + 1, m),
+                 _weights(G, w_off, sizes, layer), 0.0, lo)
             sigmoid_bias_(lo, g_b[g_off[layer]:g_off[layer + 1]])
             if layer > 0:
                 sample_bernoulli_(lo, state)
@@ -215,9 +225,8 @@ def up_down_epoch(
         # 4. Updates.  Each layer's predictions use its weights before the
         # update, and nothing later in this mini-batch reads them.
         for layer in range(n_layers):
-            lo = wake[s_off[layer]:s_off[layer + 1]].reshape((m, sizes[layer]))
-            up = wake[s_off[layer + 1]:s_off[layer + 2]].reshape((m, sizes[layer + 1]))
-            Gl = G[w_off[layer]:w_off[layer + 1]].reshape((sizes[layer + 1], sizes[layer]))
+            lo, up = _rows(wake, s_off, sizes, layer, m), _rows(wake, s_off, sizes, layer + 1, m)
+            Gl = _weights(G, w_off, sizes, layer)
             p = tmp[0:m * sizes[layer]].reshape((m, sizes[layer]))
             gemm(blas_kind, False, False, 1.0, up, Gl, 0.0, p)
             sigmoid_bias_(p, g_b[g_off[layer]:g_off[layer + 1]])
@@ -226,9 +235,8 @@ def up_down_epoch(
             # Generative: reconstruct the wake layer from the one above.
             _delta_rule(blas_kind, lo, p, up, Gl, g_b[g_off[layer]:g_off[layer + 1]], lr, weight_decay, False)
         for layer in range(n_layers):
-            lo = sleep[s_off[layer]:s_off[layer + 1]].reshape((m, sizes[layer]))
-            up = sleep[s_off[layer + 1]:s_off[layer + 2]].reshape((m, sizes[layer + 1]))
-            Rl = R[w_off[layer]:w_off[layer + 1]].reshape((sizes[layer + 1], sizes[layer]))
+            lo, up = _rows(sleep, s_off, sizes, layer, m), _rows(sleep, s_off, sizes, layer + 1, m)
+            Rl = _weights(R, w_off, sizes, layer)
             q = tmp[0:m * sizes[layer + 1]].reshape((m, sizes[layer + 1]))
             gemm(blas_kind, False, True, 1.0, lo, Rl, 0.0, q)
             sigmoid_bias_(q, r_b[b_off[layer]:b_off[layer + 1]])
