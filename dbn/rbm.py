@@ -75,6 +75,16 @@ def _check_momentum(momentum):
             raise ValueError(f"momentum values must be floats in [0, 1); got {m!r}.")
 
 
+def kernel_data(X):
+    """``(X, X_data, X_indices, X_indptr, sparse)``: the data arguments of the
+    epoch kernels, for dense or CSR ``X`` (the unused ones are placeholders;
+    CSR indices as int64, the kernels' type)."""
+    if sp.issparse(X):
+        return (np.empty((1, 1), np.float32), X.data, X.indices.astype(np.int64, copy=False),
+                X.indptr.astype(np.int64, copy=False), True)
+    return X, np.empty(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64), False
+
+
 class _Below:
     """Trained RBMs that the data go up through before reaching a layer.
 
@@ -430,13 +440,10 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             self._W_inc = np.zeros_like(W)
             self._b_h_inc = np.zeros_like(b_h)
             self._b_v_inc = np.zeros_like(b_v)
-        if sp.issparse(X):
-            dense, data, indices, indptr, sparse = bufs["dummy2"], X.data, X.indices, X.indptr, True
-        else:
-            dense, data, indices, indptr, sparse = X, bufs["dummy1"], bufs["dummy_i"], bufs["dummy_i"], False
+        dense, data, indices, indptr, sparse = kernel_data(X)
         stats = np.zeros(2, dtype=np.float64)
         K.cd_epoch(
-            BLAS_KIND, dense, data, indices.astype(np.int64, copy=False), indptr.astype(np.int64, copy=False),
+            BLAS_KIND, dense, data, indices, indptr,
             sparse, order, self.batch_size,
             W, b_h, b_v, self._W_inc, self._b_h_inc, self._b_v_inc, self.h_samples_, self._q,
             self.k, self.persistent, self.sample_visible, self._gaussian,
@@ -454,9 +461,6 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             "V": np.empty((2 * B + 1, n_features), dtype=np.float32),
             "H": np.empty((2 * B + 1, self.n_components), dtype=np.float32),
             "Hs": np.empty((B, self.n_components), dtype=np.float32),
-            "dummy1": np.empty(1, dtype=np.float32),
-            "dummy2": np.empty((1, 1), dtype=np.float32),
-            "dummy_i": np.zeros(1, dtype=np.int64),
         }
 
     def _monitor(self, X_mon, X_val, recon_stats, rng, epoch, t_epoch):
@@ -1221,13 +1225,10 @@ class LinearHiddenRBM(_BaseRBM):
             self._W_inc = np.zeros_like(W)
             self._b_h_inc = np.zeros_like(b_h)
             self._b_v_inc = np.zeros_like(b_v)
-        if sp.issparse(X):
-            dense, data, indices, indptr, sparse = bufs["dummy2"], X.data, X.indices, X.indptr, True
-        else:
-            dense, data, indices, indptr, sparse = X, bufs["dummy1"], bufs["dummy_i"], bufs["dummy_i"], False
+        dense, data, indices, indptr, sparse = kernel_data(X)
         stats = np.zeros(2, dtype=np.float64)
         VK.cd_epoch_linear(
-            BLAS_KIND, dense, data, indices.astype(np.int64, copy=False), indptr.astype(np.int64, copy=False),
+            BLAS_KIND, dense, data, indices, indptr,
             sparse, order, self.batch_size,
             W, b_h, b_v, self._W_inc, self._b_h_inc, self._b_v_inc, self.h_samples_,
             self.k, self.persistent, self.sample_visible,
@@ -1299,13 +1300,10 @@ class _JointLabelRBM(_BaseRBM):
         return bufs
 
     def _run_epoch(self, X, order, momentum, state, bufs):
-        if sp.issparse(X):
-            dense, data, indices, indptr, sparse = bufs["dummy2"], X.data, X.indices, X.indptr, True
-        else:
-            dense, data, indices, indptr, sparse = X, bufs["dummy1"], bufs["dummy_i"], bufs["dummy_i"], False
+        dense, data, indices, indptr, sparse = kernel_data(X)
         stats = np.zeros(2, dtype=np.float64)
         VK.cd_epoch_labels(
-            BLAS_KIND, dense, data, indices.astype(np.int64, copy=False), indptr.astype(np.int64, copy=False),
+            BLAS_KIND, dense, data, indices, indptr,
             sparse, order, self.batch_size, self._labels,
             self.components_, self.intercept_hidden_, self.intercept_visible_,
             self._W_inc, self._b_h_inc, self._b_v_inc, self.k, self.sample_visible,

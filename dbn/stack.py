@@ -45,6 +45,7 @@ from .rbm import (
     _as_dbn_layer,
     _Below,
     _JointLabelRBM,
+    kernel_data,
 )
 
 __all__ = ["DBN"]
@@ -613,14 +614,12 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             tmp=np.empty(B * int(sizes.max()), f32), V=np.empty((2 * B, n_vis), f32),
             H=np.empty((2 * B, n_top), f32), Hs=np.empty((B, n_top), f32),
         )
-        if sp.issparse(X):
-            dense, data, indices, indptr = (np.empty((1, 1), f32), X.data, X.indices.astype(np.int64),
-                                            X.indptr.astype(np.int64))
-        else:
-            dense, data, indices, indptr = X, np.empty(1, f32), np.zeros(1, np.int64), np.zeros(1, np.int64)
+        data_args = kernel_data(X)
         X_mon, y_mon = X[mon_idx], labels[mon_idx]
         if sp.issparse(X_mon):
             X_mon = X_mon.toarray()
+        up_to_pen = _Below(lower, n_features)
+        self.up_down_history_ = history  # appended to epoch by epoch
         t_start = time.perf_counter() - done
         last_save = time.perf_counter()
         interrupted = False
@@ -636,7 +635,7 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                     order = rng.permutation(n_samples).astype(np.int64)
                     stats = np.zeros(2, dtype=np.float64)
                     UK.up_down_epoch(
-                        BLAS_KIND, dense, data, indices, indptr, sp.issparse(X), order, B, labels,
+                        BLAS_KIND, *data_args, order, B, labels,
                         arrays["R"], arrays["r_b"], arrays["G"], arrays["g_b"], sizes,
                         arrays["W"], arrays["b_h"], arrays["b_v"], np.zeros(n_top, f32), np.zeros(n_vis, f32),
                         np.empty((1, 1), f32), k, float(self.up_down_learning_rate),
@@ -650,7 +649,10 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                             f"try a smaller one. The model keeps the parameters of the last finite epoch "
                             f"({epoch}).")
                     t_epoch = time.perf_counter() - t0
-                    err = float(np.mean(self._up_down_predict(arrays, sizes, X_mon) != y_mon))
+                    self._set_up_down_params(arrays, sizes)
+                    # The error of predict, on the monitored rows.
+                    proba = top.label_log_proba(up_to_pen.up(X_mon))
+                    err = float(np.mean(proba.argmax(axis=1) != y_mon))
                     for name, value in (("epoch", epoch), ("k", k), ("train_error", err), ("time", t_epoch),
                                         ("reconstruction_error", stats[0] / max(stats[1], 1))):
                         history[name].append(value)
@@ -660,7 +662,7 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                         state[:] = state_before
                         for values in history.values():
                             del values[epoch:]
-                        self._set_up_down_params(arrays, sizes, history)
+                        self._set_up_down_params(arrays, sizes)
                 if self.checkpoint_dir and (time.perf_counter() - last_save >= self._PARTIAL_EVERY
                                             or epoch == self.up_down_n_iter - 1):
                     self._save_up_down(settings, arrays, rng, state, mon_idx, history,
@@ -673,7 +675,7 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                           f"elapsed = {time.perf_counter() - t_start:.1f}s", flush=True)
         except KeyboardInterrupt:
             interrupted = True
-        self._set_up_down_params(arrays, sizes, history)
+        self._set_up_down_params(arrays, sizes)
         if interrupted:
             self._interrupted = True
             warnings.warn(
@@ -709,32 +711,17 @@ class DBN(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             off += n
         return out
 
-    def _set_up_down_params(self, arrays, sizes, history):
-        """Write the untied parameters into the model (see ``up_down_n_iter``)."""
+    def _set_up_down_params(self, arrays, sizes):
+        """Point the model at the untied parameters (see ``up_down_n_iter``):
+        views of the packed arrays, so that they follow the training."""
         for rbm, R, r_b in zip(self.rbms_[:-1], self._unpack(arrays["R"], sizes, None),
                                self._unpack(arrays["r_b"], sizes, "upper")):
             rbm.components_, rbm.intercept_hidden_ = R, r_b
         top = self.rbms_[-1]
-        top.components_, top.intercept_hidden_, top.intercept_visible_ = (
-            np.array(arrays[name]) for name in ("W", "b_h", "b_v"))
+        top.components_, top.intercept_hidden_ = arrays["W"], arrays["b_h"]
+        top.intercept_visible_ = arrays["b_v"]
         self.generative_weights_ = self._unpack(arrays["G"], sizes, None)
         self.generative_biases_ = self._unpack(arrays["g_b"], sizes, "lower")
-        self.up_down_history_ = {name: list(values) for name, values in history.items()}
-
-    def _up_down_predict(self, arrays, sizes, X):
-        """Label indices that the packed parameters predict for dense rows ``X``."""
-        a = np.ascontiguousarray(X, dtype=np.float32)
-        layers = zip(self._unpack(arrays["R"], sizes, None), self._unpack(arrays["r_b"], sizes, "upper"))
-        for R, r_b in layers:
-            a = np.ascontiguousarray(a @ R.T)
-            K.sigmoid_bias_(a, r_b)
-        n_pen = int(sizes[-1])
-        W = arrays["W"]
-        H0 = np.ascontiguousarray(a @ W[:, :n_pen].T)
-        H0 += arrays["b_h"]
-        F = np.empty((a.shape[0], W.shape[1] - n_pen), dtype=np.float64)
-        VK.label_free_energies(H0, np.ascontiguousarray(W[:, n_pen:]), arrays["b_v"][n_pen:], F)
-        return F.argmin(axis=1)
 
     def _partial_saver(self, i, rbm, width, t_start):
         """``after_epoch`` for layer ``i``: save its progress at most every
