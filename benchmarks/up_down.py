@@ -56,6 +56,7 @@ from dbn import DBN
 from dbn import _up_down_kernels as UK
 from dbn._blas import BLAS_KIND
 from dbn.datasets import load_mnist
+from dbn.rbm import kernel_data
 
 PRETRAINING = dict(n_iter=50, batch_size=100, learning_rate=0.1, k=1, momentum="hinton",
                    weight_decay=0.0002)
@@ -88,9 +89,8 @@ def kernel_epoch(X, labels, k, batch_size=100, n_top=2000, seed=0):
             np.empty((B, n_top), f32), np.zeros(2))
     order = np.arange(X.shape[0], dtype=np.int64)
     t = time.perf_counter()
-    UK.up_down_epoch(BLAS_KIND, X, np.empty(1, f32), np.zeros(1, np.int64), np.zeros(1, np.int64), False,
-                     order, B, labels, p["R"], p["r_b"], p["G"], p["g_b"], sizes, p["W"], p["b_h"], p["b_v"],
-                     *args)
+    UK.up_down_epoch(BLAS_KIND, *kernel_data(X), order, B, labels, p["R"], p["r_b"], p["G"], p["g_b"], sizes,
+                     p["W"], p["b_h"], p["b_v"], *args)
     return time.perf_counter() - t
 
 

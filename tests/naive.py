@@ -7,18 +7,8 @@ the kernels make them, so a reference and a kernel can be compared exactly.
 import itertools
 
 import numpy as np
-import scipy.sparse as sp
 
 from dbn import _rng
-
-
-def kernel_data(X, sparse):
-    """The ``X, X_data, X_indices, X_indptr`` arguments of an epoch kernel, for
-    ``X`` given dense or as CSR (the unused ones are placeholders)."""
-    if sparse:
-        Xs = sp.csr_matrix(X)
-        return np.empty((1, 1), np.float32), Xs.data, Xs.indices.astype(np.int64), Xs.indptr.astype(np.int64)
-    return X, np.empty(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64)
 
 
 def sigmoid(x):

@@ -19,6 +19,7 @@ from dbn import DBN, DBNAutoencoder, DBNClassifier, DivergenceError, LinearHidde
 from dbn import _network as engine
 from dbn import _rbm_variant_kernels as VK
 from dbn._blas import BLAS_KIND
+from dbn.rbm import kernel_data
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +75,7 @@ def test_cd_epoch_linear_matches_numpy_reference(case, n_below, sparse):
     ref = naive.cd_epoch_linear(X_in.astype(np.float32), order, B, W, b_h, b_v, W_inc, b_h_inc, b_v_inc,
                                 chains, state=seed.copy(), **flags, **hyper)
     args = [a.copy() for a in (W, b_h, b_v, W_inc, b_h_inc, b_v_inc, chains)]
-    dense, data, ind, ptr = naive.kernel_data(X, sparse)
+    dense, data, ind, ptr, _ = kernel_data(sp.csr_matrix(X) if sparse else X)
     stats = np.zeros(2)
     work = np.empty(B * int(lower_sizes[:-1].sum()), np.float32)
     VK.cd_epoch_linear(BLAS_KIND, dense, data, ind, ptr, sparse, order, B, *args,

@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from dbn import DBN, DBNClassifier, GaussianBernoulliRBM
 from dbn import _rbm_variant_kernels as VK
 from dbn._blas import BLAS_KIND
-from dbn.rbm import _JointLabelRBM
+from dbn.rbm import _JointLabelRBM, kernel_data
 
 # --------------------------------------------------------------------------- #
 # Kernels against the NumPy references
@@ -71,7 +71,7 @@ def test_cd_epoch_labels_matches_numpy_reference(case, n_below, sparse):
                                 k=case["k"], sample_visible=case["sample_visible"], state=seed.copy(),
                                 **hyper)
     args = [a.copy() for a in (W, b_h, b_v, W_inc, b_h_inc, b_v_inc)]
-    dense, data, ind, ptr = naive.kernel_data(X, sparse)
+    dense, data, ind, ptr, _ = kernel_data(sp.csr_matrix(X) if sparse else X)
     stats = np.zeros(2)
     X_before = X.copy()
     VK.cd_epoch_labels(BLAS_KIND, dense, data, ind, ptr, sparse, order, B, labels, *args,

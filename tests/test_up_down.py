@@ -5,6 +5,7 @@ import pickle
 import naive
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 
@@ -12,6 +13,7 @@ from dbn import DBN, DBNClassifier
 from dbn import _up_down_kernels as UK
 from dbn._blas import BLAS_KIND
 from dbn.exceptions import DivergenceError
+from dbn.rbm import kernel_data
 
 # --------------------------------------------------------------------------- #
 # The kernel against the NumPy reference
@@ -47,7 +49,7 @@ def test_up_down_epoch_matches_numpy_reference(k, weight_decay, widths, sparse):
     R, r_b, G, g_b = packed(Rs), packed(rbs), packed(Gs), packed(gbs)
     W_k, b_h_k, b_v_k = W.copy(), b_h.copy(), b_v.copy()
     sizes = np.array(widths, np.int64)
-    dense, data, ind, ptr = naive.kernel_data(X, sparse)
+    dense, data, ind, ptr, _ = kernel_data(sp.csr_matrix(X) if sparse else X)
     stats = np.zeros(2)
     X_before = X.copy()
     UK.up_down_epoch(BLAS_KIND, dense, data, ind, ptr, sparse, order, B, labels, R, r_b, G, g_b, sizes,
