@@ -21,7 +21,7 @@ Run from the repository root::
     python benchmarks/up_down.py --validate --learning-rates 0.01 0.03 0.1 0.3   # choose the rate
     python benchmarks/up_down.py --learning-rates 0.1                              # the test figure
     python benchmarks/up_down.py --learning-rates 0.1 --up-down-epochs 60          # a longer run
-    python benchmarks/up_down.py --learning-rates 0.1 --top-k 10                   # CD-10 in the top RBM
+    python benchmarks/up_down.py --learning-rates 0.03 --top-k 10                  # CD-10 in the top RBM
 
 (about 17 minutes of pretraining, then 12 minutes for 15 epochs of up-down
 at one thread, 45 for 60: the Gibbs steps grow from 3 to 10.)

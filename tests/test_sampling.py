@@ -217,6 +217,19 @@ def test_predict_exists_only_with_joint_labels(digits01_module):
         DBN((8,), n_iter=1, joint_labels=True, top_layer="linear").fit(X[:20], y[:20])
 
 
+def test_per_layer_k_reaches_the_joint_top_rbm(digits01_module):
+    # benchmarks/up_down.py --top-k trains only the top RBM with CD-k: the
+    # lower layers must be the same as with CD-1 throughout, the top one not.
+    X, y = digits01_module
+    kw = dict(hidden_layer_sizes=(24, 32), n_iter=2, batch_size=50, joint_labels=True, random_state=0)
+    cd1 = DBN(k=1, **kw).fit(X[:400], y[:400])
+    top3 = DBN(k=[1, 3], **kw).fit(X[:400], y[:400])
+    assert [r.k for r in top3.rbms_] == [1, 3]
+    assert_array_equal(top3.rbms_[0].components_, cd1.rbms_[0].components_)
+    assert not np.allclose(top3.rbms_[1].components_, cd1.rbms_[1].components_)
+    assert np.isfinite(top3.predict_proba(X[:50])).all()
+
+
 def test_single_layer_joint_dbn_with_string_labels(digits01_module):
     X, y = digits01_module
     names = np.array(["zero", "one", "two"])
