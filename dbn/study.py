@@ -411,7 +411,7 @@ PRESETS = {
                  "epochs a layer: 1.11%, tested: 1.02% median of 3 seeds); "
                  "dbn-dropout's budget is the mnist preset's order. Time on 2 quiet cores, "
                  "measured end to end for one DBN-with-dropout seed: pretraining 428 s, "
-                 "fine-tuning 1,163 s (26.6 min; 29.5 to 42.7 min in four reruns on other "
+                 "fine-tuning 1,163 s (26.6 min; 14.5 to 42.7 min in five reruns on other "
                  "hosts, following their BLAS speed); about 2.5 hours in all (3 "
                  "pretrainings shared with the mnist preset through --pretrained-dir, 3 "
                  "dropout fine-tunings of 200 epochs, 6 of 100), and about 3 hours more for "
