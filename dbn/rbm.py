@@ -544,11 +544,13 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
                 elapsed = time.perf_counter() - t_start
                 left = elapsed / (i_epoch + 1) * (n_epochs - i_epoch - 1)
                 h = self.history_
-                msg = (
-                    f"[{type(self).__name__}] Iteration {epoch + 1}, "
-                    f"pseudo-likelihood = {h['pseudo_likelihood'][-1]:.2f}, "
-                    f"reconstruction error = {h['reconstruction_error'][-1]:.4f}"
-                )
+                msg = f"[{type(self).__name__}] Iteration {epoch + 1}, "
+                # NaN by design where it is not defined (Gaussian visible
+                # units, the labelled top RBM): left out, not printed as "nan",
+                # which would read as a numerical failure.
+                if not np.isnan(h["pseudo_likelihood"][-1]):
+                    msg += f"pseudo-likelihood = {h['pseudo_likelihood'][-1]:.2f}, "
+                msg += f"reconstruction error = {h['reconstruction_error'][-1]:.4f}"
                 if X_val is not None:
                     msg += f", free-energy gap = {h['free_energy_gap'][-1]:.3f}"
                 msg += f", time = {t_epoch:.2f}s, elapsed = {elapsed:.1f}s, left ~ {left:.1f}s"

@@ -402,6 +402,19 @@ def test_verbose_prints_one_line_per_epoch(digits01, capsys):
     assert "pseudo-likelihood" in lines[0] and "time" in lines[0] and "left" in lines[0]
 
 
+def test_verbose_leaves_out_an_undefined_pseudo_likelihood(digits01, capsys):
+    # Gaussian visible units have no pseudo-likelihood here (NaN in the
+    # history by design): the progress line must not print it as "nan".
+    X, _ = digits01
+    rbm = GaussianBernoulliRBM(n_components=8, n_iter=2, verbose=1, random_state=0).fit(X.astype(np.float64))
+    assert np.isnan(rbm.history_["pseudo_likelihood"]).all()
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("[GaussianBernoulliRBM]")]
+    assert len(lines) == 2
+    assert all("nan" not in line and "pseudo-likelihood" not in line and "reconstruction error" in line
+               for line in lines)
+
+
 def test_gaussian_rbm_learns_real_valued_data():
     from sklearn.preprocessing import StandardScaler
 

@@ -230,6 +230,17 @@ def test_per_layer_k_reaches_the_joint_top_rbm(digits01_module):
     assert np.isfinite(top3.predict_proba(X[:50])).all()
 
 
+def test_joint_top_rbm_progress_line_has_no_nan(digits01_module, capsys):
+    # The labelled top RBM's pseudo-likelihood is NaN by design (softmax
+    # group): its progress line leaves it out instead of printing "nan".
+    X, y = digits01_module
+    DBN((16, 24), n_iter=1, batch_size=50, joint_labels=True, verbose=1, random_state=0).fit(X[:200], y[:200])
+    lines = [line for line in capsys.readouterr().out.splitlines() if "Iteration" in line]
+    top = [line for line in lines if line.startswith("[_JointLabelRBM]")]
+    assert len(lines) == 2 and len(top) == 1
+    assert "pseudo-likelihood" in lines[0] and "nan" not in top[0] and "reconstruction error" in top[0]
+
+
 def test_single_layer_joint_dbn_with_string_labels(digits01_module):
     X, y = digits01_module
     names = np.array(["zero", "one", "two"])
