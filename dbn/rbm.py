@@ -194,6 +194,12 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     _gaussian = False
 
+    @property
+    def _has_pseudo_likelihood(self):
+        # scikit-learn's pseudo-likelihood flips one binary visible unit: not
+        # defined for Gaussian visible units (nor for a softmax label group).
+        return not self._gaussian
+
     _parameter_constraints: dict = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -469,7 +475,9 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         else:
             err = np.asarray(self._dense(X_mon)) - self.reconstruct(X_mon)
             rec = float((err**2).sum() / X_mon.shape[0])
-        pl = float("nan") if self._gaussian else float(self._pseudo_likelihood(X_mon, rng).mean())
+        pl = float("nan")
+        if self._has_pseudo_likelihood:
+            pl = float(self._pseudo_likelihood(X_mon, rng).mean())
         gap = float("nan")
         if X_val is not None:
             n = min(X_mon.shape[0], X_val.shape[0])
@@ -545,10 +553,10 @@ class _BaseRBM(PickleStampMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
                 left = elapsed / (i_epoch + 1) * (n_epochs - i_epoch - 1)
                 h = self.history_
                 msg = f"[{type(self).__name__}] Iteration {epoch + 1}, "
-                # NaN by design where it is not defined (Gaussian visible
-                # units, the labelled top RBM): left out, not printed as "nan",
-                # which would read as a numerical failure.
-                if not np.isnan(h["pseudo_likelihood"][-1]):
+                # Where it is not defined the history holds NaN: left out of
+                # the line, not printed as "nan" (which reads as a numerical
+                # failure). A NaN where it is defined is still printed.
+                if self._has_pseudo_likelihood:
                     msg += f"pseudo-likelihood = {h['pseudo_likelihood'][-1]:.2f}, "
                 msg += f"reconstruction error = {h['reconstruction_error'][-1]:.4f}"
                 if X_val is not None:
@@ -1255,6 +1263,7 @@ class _JointLabelRBM(_BaseRBM):
     """
 
     __init__ = BernoulliRBM.__init__
+    _has_pseudo_likelihood = False
 
     def fit(self, X, y=None):
         """Not available: trained by ``DBN(joint_labels=True).fit(X, y)``."""
